@@ -1,0 +1,115 @@
+"""Settings: read from the environment once, overridable by explicit arguments.
+
+| variable | meaning | default |
+|---|---|---|
+| ``STORAGE_BACKEND`` | backend used when none is named | ``sqlite`` |
+| ``POSTGRES_DATABASE_URL`` | PostgreSQL URL, async or sync form | see `Settings.postgres_url` |
+| ``SQLITE_DATABASE_URL`` | SQLite URL, async or sync form | ``sqlite+aiosqlite:///./toolkit.db`` |
+| ``REDIS_URL`` | Redis URL | ``redis://127.0.0.1:6379/0`` |
+| ``STORAGE_POOL_SIZE`` | connections kept per pool | ``5`` |
+| ``STORAGE_MAX_OVERFLOW`` | connections allowed above the pool size | ``10`` |
+| ``STORAGE_POOL_TIMEOUT`` | seconds to wait for a free pooled connection | ``30`` |
+| ``STORAGE_POOL_RECYCLE`` | seconds before a pooled connection is replaced; -1: never | ``-1`` |
+| ``STORAGE_POOL_PRE_PING`` | test a pooled connection before handing it out | ``true`` |
+| ``STORAGE_CONNECT_TIMEOUT`` | seconds allowed to open a connection | ``5`` |
+| ``STORAGE_COMMAND_TIMEOUT`` | seconds allowed for one statement | ``30`` |
+| ``STORAGE_AUTO_CREATE`` | create a model's missing tables on first use | ``true`` |
+| ``STORAGE_ECHO`` | log every statement (SQLAlchemy's ``echo``) | ``false`` |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.errors import ConfigurationError
+
+__all__ = ["DEFAULT_BACKEND", "Settings"]
+
+DEFAULT_BACKEND = "sqlite"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the toolkit can be configured with; see the module docstring for the variables."""
+
+    backend: str = DEFAULT_BACKEND
+    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    sqlite_url: str = "sqlite+aiosqlite:///./toolkit.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: float = 30.0
+    pool_recycle: int = -1
+    pool_pre_ping: bool = True
+    connect_timeout: float = 5.0
+    command_timeout: float = 30.0
+    auto_create: bool = True
+    echo: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("pool_size", "max_overflow"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("pool_timeout", "connect_timeout", "command_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be positive, not {getattr(self, name)}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment (``os.environ`` unless given); keyword arguments win over it."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(_ENV_NAMES[field.name])
+            if raw is not None and raw.strip() != "":
+                values[field.name] = _parse(_ENV_NAMES[field.name], raw.strip(), field.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+_ENV_NAMES = {
+    "backend": "STORAGE_BACKEND",
+    "postgres_url": "POSTGRES_DATABASE_URL",
+    "sqlite_url": "SQLITE_DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "pool_size": "STORAGE_POOL_SIZE",
+    "max_overflow": "STORAGE_MAX_OVERFLOW",
+    "pool_timeout": "STORAGE_POOL_TIMEOUT",
+    "pool_recycle": "STORAGE_POOL_RECYCLE",
+    "pool_pre_ping": "STORAGE_POOL_PRE_PING",
+    "connect_timeout": "STORAGE_CONNECT_TIMEOUT",
+    "command_timeout": "STORAGE_COMMAND_TIMEOUT",
+    "auto_create": "STORAGE_AUTO_CREATE",
+    "echo": "STORAGE_ECHO",
+}
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    """Convert an environment value to the type of the setting's default."""
+    if isinstance(default, bool):
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+    if isinstance(default, int | float):
+        try:
+            return type(default)(raw)
+        except ValueError:
+            kind = "an integer" if isinstance(default, int) else "a number"
+            raise ConfigurationError(f"{name} must be {kind}, not {raw!r}") from None
+    return raw

@@ -1,0 +1,57 @@
+"""The toolkit's error taxonomy.
+
+Every backend raises these and nothing else: a driver's exception is translated into one of them
+and kept as ``__cause__``. Catch ``ToolkitError`` to handle them all.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConstraintError",
+    "NotFoundError",
+    "ToolkitError",
+    "ValidationError",
+]
+
+
+class ToolkitError(Exception):
+    """Base class of every error the toolkit raises."""
+
+
+class NotFoundError(ToolkitError):
+    """No row has the requested primary key."""
+
+    def __init__(self, model: str, id: object) -> None:
+        super().__init__(f"{model} with id {id!r} not found")
+        self.model = model
+        self.id = id
+
+
+class ConflictError(ToolkitError):
+    """A write would duplicate a primary key or a unique value."""
+
+
+class ConstraintError(ToolkitError):
+    """A database constraint other than uniqueness refused the write (a foreign key, a check)."""
+
+
+class ValidationError(ToolkitError):
+    """Input breaks the model's schema; nothing was written.
+
+    ``errors`` holds pydantic's list of error details when pydantic found them.
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class BackendUnavailableError(ToolkitError):
+    """The backend cannot be reached, did not answer in time, or is unfit to serve."""
+
+
+class ConfigurationError(ToolkitError):
+    """The toolkit was configured wrongly: an unknown backend, a malformed URL, a bad setting."""

@@ -1,0 +1,1 @@
+"""Repositories: the contract (`base`, `sync_base`), providers, and the backends behind them."""

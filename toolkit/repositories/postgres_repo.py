@@ -1,0 +1,66 @@
+"""PostgreSQL: asyncpg for the async path, psycopg2 for the sync path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from toolkit.config import Settings
+from toolkit.errors import ConfigurationError, ToolkitError
+from toolkit.repositories.sql_dialect import SqlDialect, conflict_or_constraint, parse_url
+
+__all__ = ["POSTGRES"]
+
+_ASYNC_DRIVER = "postgresql+asyncpg"
+_SYNC_DRIVER = "postgresql+psycopg2"
+_ACCEPTED = {"postgres", "postgresql", _ASYNC_DRIVER, _SYNC_DRIVER}
+_UNIQUE_VIOLATION = "23505"
+
+
+class PostgresDialect(SqlDialect):
+    name = "postgres"
+    url_setting = "POSTGRES_DATABASE_URL"
+
+    def url(self, settings: Settings, *, is_async: bool) -> URL:
+        url = parse_url(settings.postgres_url, self.url_setting)
+        if url.drivername not in _ACCEPTED:
+            raise ConfigurationError(
+                f"{self.url_setting} must be a postgresql:// URL, not {url.drivername}://"
+            )
+        return url.set(drivername=_ASYNC_DRIVER if is_async else _SYNC_DRIVER)
+
+    def engine_options(self, url: URL, settings: Settings, *, is_async: bool) -> dict[str, Any]:
+        if is_async:
+            # asyncpg: `timeout` bounds connecting (60 s by default), `command_timeout` a query.
+            connect_args: dict[str, Any] = {
+                "timeout": settings.connect_timeout,
+                "command_timeout": settings.command_timeout,
+            }
+        else:
+            # psycopg2 waits forever unless told; libpq takes whole seconds, at least 2.
+            statement_ms = int(settings.command_timeout * 1000)
+            connect_args = {
+                "connect_timeout": max(2, round(settings.connect_timeout)),
+                "options": f"-c statement_timeout={statement_ms}",
+            }
+        return {
+            "connect_args": connect_args,
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_timeout": settings.pool_timeout,
+            "pool_recycle": settings.pool_recycle,
+            "pool_pre_ping": settings.pool_pre_ping,
+        }
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        pass  # the server's defaults serve
+
+    def describe(self, url: URL) -> str:
+        return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"
+
+    def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
+        return conflict_or_constraint(getattr(orig, "pgcode", None) == _UNIQUE_VIOLATION)
+
+
+POSTGRES = PostgresDialect()

@@ -1,0 +1,35 @@
+"""Providers: what ``get_provider`` yields, a unit of work that hands out repositories."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.sql_repo import SqlConnectionScope, SqlRepository
+from toolkit.schema import ModelT
+
+
+class RepositoryProvider(Protocol):
+    """Hands out a typed repository for any SQLModel table class."""
+
+    def get_repository(self, model_cls: type[ModelT]) -> BaseRepository[ModelT]:
+        """The repository of ``model_cls`` on this provider's backend."""
+        ...
+
+
+class SqlRepositoryProvider:
+    """`RepositoryProvider` on PostgreSQL or SQLite: its repositories share one connection."""
+
+    def __init__(self, scope: SqlConnectionScope) -> None:
+        self._scope = scope
+        self._repositories: dict[type[Any], Any] = {}
+
+    def get_repository(self, model_cls: type[ModelT]) -> BaseRepository[ModelT]:
+        repository: BaseRepository[ModelT] | None = self._repositories.get(model_cls)
+        if repository is None:
+            repository = self._repositories[model_cls] = SqlRepository(model_cls, self._scope)
+        return repository
+
+    async def close(self) -> None:
+        """Return the connection to the pool; the provider's repositories are done with."""
+        await self._scope.close()

@@ -1,0 +1,91 @@
+"""What the SQL repository needs to know about a dialect, and the pieces both dialects share.
+
+`SqlDialect` is the small seam between the one SQL repository and PostgreSQL or SQLite: URLs,
+engine options, connection set-up and how integrity errors are told apart. It does no I/O.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
+
+from toolkit.config import Settings
+from toolkit.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    ConflictError,
+    ConstraintError,
+    ToolkitError,
+    ValidationError,
+)
+
+__all__ = ["SqlDialect", "parse_url", "translate_error"]
+
+
+def parse_url(raw: str, setting: str) -> URL:
+    """Parse a database URL, raising `ConfigurationError` (without the password) when malformed."""
+    try:
+        return make_url(raw)
+    except (ArgumentError, ValueError) as exc:
+        # The raw value may hold a password: name the setting, not the value.
+        raise ConfigurationError(f"{setting} is not a valid database URL") from exc
+
+
+class SqlDialect(ABC):
+    """A SQL backend: its URLs, engine options and the reading of its errors."""
+
+    name: str
+    """The backend's registry name ("postgres", "sqlite")."""
+
+    url_setting: str
+    """The environment variable that holds the backend's URL."""
+
+    @abstractmethod
+    def url(self, settings: Settings, *, is_async: bool) -> URL:
+        """The URL for the async or the sync driver, derived from whichever form was given."""
+
+    @abstractmethod
+    def engine_options(self, url: URL, settings: Settings, *, is_async: bool) -> dict[str, Any]:
+        """Keyword arguments for ``create_engine`` / ``create_async_engine``."""
+
+    @abstractmethod
+    def on_connect(self, dbapi_connection: Any) -> None:
+        """Prepare each new driver connection (pragmas)."""
+
+    @abstractmethod
+    def describe(self, url: URL) -> str:
+        """Where the backend is, for error messages: never includes a password."""
+
+    @abstractmethod
+    def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
+        """`ConflictError` for a duplicate key or unique value, `ConstraintError` otherwise."""
+
+
+def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
+    return ConflictError if is_duplicate else ConstraintError
+
+
+def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseException) -> ToolkitError:
+    """The toolkit error for a driver or SQLAlchemy exception raised while serving ``model``."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if isinstance(exc, IntegrityError):
+        return dialect.integrity_error_kind(orig)(f"{model} write refused: {reason}")
+    if isinstance(exc, DataError):
+        return ValidationError(f"{model} value does not fit its column: {reason}")
+    if isinstance(
+        exc, OperationalError | InterfaceError | ProgrammingError | OSError | TimeoutError
+    ):
+        return BackendUnavailableError(f"{dialect.describe(url)} is unavailable: {reason}")
+    return ToolkitError(f"{model}: {dialect.describe(url)} failed: {reason}")

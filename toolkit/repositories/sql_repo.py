@@ -1,0 +1,100 @@
+"""The SQL repository: one implementation on SQLAlchemy Core for PostgreSQL and SQLite .
+
+Each call is one autocommitted statement (``INSERT/UPDATE/DELETE ... RETURNING`` or a
+``SELECT``), so it is atomic without a BEGIN/COMMIT round trip. The statements are built once
+per model (`sql_statements`), and rows become model instances without a second validation.
+The ORM's session, identity map and unit of work stay off these paths.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Executable, Row, Table
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from toolkit.engines import AsyncSqlEngine
+from toolkit.errors import NotFoundError, ToolkitError
+from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.sql_dialect import translate_error
+from toolkit.repositories.sql_statements import sql_statements
+from toolkit.schema import ModelT, PrimaryKey, validate_for_write
+
+# What a driver or SQLAlchemy raises; asyncpg raises OSError and TimeoutError unwrapped on connect.
+_DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+class SqlConnectionScope:
+    """A provider's hold on an engine: one pooled connection, taken on first use."""
+
+    def __init__(self, engine: AsyncSqlEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self, tables: Sequence[Table]) -> AsyncConnection:
+        """The scope's connection, once ``tables`` exist."""
+        await self._engine.ensure_tables(tables)
+        if self._connection is None:
+            connection = await self._engine.engine.connect()
+            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return self._connection
+
+    def translate(self, model: str, exc: BaseException) -> ToolkitError:
+        return translate_error(self._engine.dialect, self._engine.url, model, exc)
+
+    async def close(self) -> None:
+        """Give the connection back to the pool."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+
+
+class SqlRepository(BaseRepository[ModelT]):
+    """`BaseRepository` on a SQL database."""
+
+    def __init__(self, model: type[ModelT], scope: SqlConnectionScope) -> None:
+        self.model = model
+        self._sql = sql_statements(model)
+        self._scope = scope
+
+    async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+        try:
+            connection = await self._scope.connection(self._sql.tables)
+            result = await connection.execute(statement, params)
+            return result.all()
+        except _DRIVER_ERRORS as exc:
+            raise self._scope.translate(self._sql.info.name, exc) from exc
+
+    async def get(self, id: PrimaryKey) -> ModelT | None:
+        rows = await self._fetch(self._sql.get, self._sql.pk_params(id))
+        return self._sql.from_row(rows[0]) if rows else None
+
+    async def get_one(self, id: PrimaryKey) -> ModelT:
+        found = await self.get(id)
+        if found is None:
+            raise NotFoundError(self._sql.info.name, id)
+        return found
+
+    async def create(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.info, model)
+        rows = await self._fetch(self._sql.insert, self._sql.insert_params(validated))
+        return self._sql.from_row(rows[0])
+
+    async def update(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.info, model)
+        params = self._sql.update_params(validated)
+        rows = await self._fetch(self._sql.update, params)
+        if not rows:
+            raise NotFoundError(self._sql.info.name, getattr(model, self._sql.info.pk_name))
+        return self._sql.from_row(rows[0])
+
+    async def delete(self, id: PrimaryKey) -> bool:
+        rows = await self._fetch(self._sql.delete, self._sql.pk_params(id))
+        return bool(rows)
+
+    async def list(self) -> builtins.list[ModelT]:
+        rows = await self._fetch(self._sql.list_all, {})
+        return [self._sql.from_row(row) for row in rows]

@@ -1,0 +1,73 @@
+"""SQLite: aiosqlite for the async path, the standard sqlite3 module for the sync path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import StaticPool
+
+from toolkit.config import Settings
+from toolkit.errors import ConfigurationError, ToolkitError
+from toolkit.repositories.sql_dialect import SqlDialect, conflict_or_constraint, parse_url
+
+__all__ = ["SQLITE"]
+
+_ASYNC_DRIVER = "sqlite+aiosqlite"
+_SYNC_DRIVER = "sqlite+pysqlite"
+_ACCEPTED = {"sqlite", _ASYNC_DRIVER, _SYNC_DRIVER}
+_DUPLICATES = {"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"}
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+class SqliteDialect(SqlDialect):
+    name = "sqlite"
+    url_setting = "SQLITE_DATABASE_URL"
+
+    def url(self, settings: Settings, *, is_async: bool) -> URL:
+        url = parse_url(settings.sqlite_url, self.url_setting)
+        if url.drivername not in _ACCEPTED:
+            raise ConfigurationError(
+                f"{self.url_setting} must be a sqlite:// URL, not {url.drivername}://"
+            )
+        if url.host or url.port:
+            raise ConfigurationError(
+                f"{self.url_setting} names a host; a file is given as sqlite:///path/to/file.db"
+            )
+        return url.set(drivername=_ASYNC_DRIVER if is_async else _SYNC_DRIVER)
+
+    def engine_options(self, url: URL, settings: Settings, *, is_async: bool) -> dict[str, Any]:
+        # `timeout` is how long a statement waits for another writer's lock before failing.
+        connect_args: dict[str, Any] = {
+            "timeout": settings.command_timeout,
+            "check_same_thread": False,
+        }
+        if _is_memory(url):
+            # One connection holds an in-memory database: share it, across threads too.
+            return {"connect_args": connect_args, "poolclass": StaticPool}
+        return {
+            "connect_args": connect_args,
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_timeout": settings.pool_timeout,
+            "pool_recycle": settings.pool_recycle,
+            "pool_pre_ping": settings.pool_pre_ping,
+        }
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        # SQLite enforces foreign keys only when each connection asks for it.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    def describe(self, url: URL) -> str:
+        return f"SQLite database {url.database or ':memory:'}"
+
+    def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
+        return conflict_or_constraint(getattr(orig, "sqlite_errorname", None) in _DUPLICATES)
+
+
+SQLITE = SqliteDialect()

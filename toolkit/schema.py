@@ -1,0 +1,175 @@
+"""What the toolkit knows about a SQLModel table class, and the two conversions every backend needs.
+
+- `validate_for_write` checks an instance against the model's own pydantic schema (table models
+  skip validation in ``__init__``) and returns a validated copy with datetimes in UTC.
+- `build_instance` turns stored values back into a complete, detached model instance without
+  validating them again: they were validated on the way in.
+
+Both run on every call, so they avoid the costly paths (``model_validate`` on a table model
+copies through SQLAlchemy instrumentation; building through ``__init__`` does the same).
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import UnionType
+from typing import Any, Generic, TypeAlias, TypeVar
+from uuid import UUID
+
+import pydantic
+from pydantic import TypeAdapter
+from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.attributes import instance_state
+from sqlmodel import SQLModel
+
+from toolkit.errors import ConfigurationError, ValidationError
+
+__all__ = [
+    "ModelInfo",
+    "ModelT",
+    "PrimaryKey",
+    "build_instance",
+    "model_info",
+    "to_utc",
+    "validate_for_write",
+]
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+"""A SQLModel ``table=True`` class: what a repository stores and returns."""
+
+PrimaryKey: TypeAlias = int | str | UUID
+"""The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo(Generic[ModelT]):
+    """A table model's shape, computed once per class."""
+
+    model: type[ModelT]
+    name: str
+    table: Table
+    mapper: Mapper[ModelT]
+    pk_name: str
+    pk_adapter: TypeAdapter[Any]
+    field_names: tuple[str, ...]
+    datetime_fields: tuple[str, ...]
+
+    def coerce_pk(self, id: object) -> Any:
+        """The primary key value as the model types it; `ValidationError` when it cannot be."""
+        try:
+            return self.pk_adapter.validate_python(id)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                f"{id!r} is not a valid {self.name}.{self.pk_name}",
+                errors=_error_details(exc),
+            ) from exc
+
+
+@functools.cache
+def model_info(model: type[ModelT]) -> ModelInfo[ModelT]:
+    """Describe ``model``; `ConfigurationError` unless it is a SQLModel ``table=True`` class."""
+    table = getattr(model, "__table__", None)
+    if not (isinstance(model, type) and issubclass(model, SQLModel)) or not isinstance(
+        table, Table
+    ):
+        raise ConfigurationError(f"{model!r} is not a SQLModel class declared with table=True")
+    pk_columns = list(table.primary_key.columns)
+    if len(pk_columns) != 1:
+        raise ConfigurationError(
+            f"{model.__name__} must have exactly one primary key column, has {len(pk_columns)}"
+        )
+    pk_name = pk_columns[0].key
+    fields = model.model_fields
+    pk_type = _strip_optional(fields[pk_name].annotation)
+    return ModelInfo(
+        model=model,
+        name=model.__name__,
+        table=table,
+        mapper=sa_inspect(model),
+        pk_name=pk_name,
+        pk_adapter=TypeAdapter(pk_type),
+        field_names=tuple(name for name in fields if name in table.columns),
+        datetime_fields=tuple(
+            name for name, field in fields.items() if _strip_optional(field.annotation) is datetime
+        ),
+    )
+
+
+def _strip_optional(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive value (SQLite keeps no offset) is read as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def validate_for_write(info: ModelInfo[ModelT], instance: object) -> ModelT:
+    """A validated copy of ``instance`` with aware datetimes in UTC; `ValidationError` otherwise."""
+    if not isinstance(instance, info.model):
+        raise ValidationError(f"expected a {info.name} instance, got {type(instance).__name__}")
+    source = instance.__dict__
+    data = {name: source[name] for name in info.field_names if name in source}
+    validated = info.mapper.class_manager.new_instance()
+    sa_state = validated.__dict__.copy()
+    try:
+        # Validates into `validated` with the model's own validators; replaces its __dict__.
+        info.model.__pydantic_validator__.validate_python(data, self_instance=validated)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(
+            f"invalid {info.name}: {_summary(exc)}", errors=_error_details(exc)
+        ) from exc
+    values = validated.__dict__
+    values.update(sa_state)
+    for name in info.datetime_fields:
+        value = values.get(name)
+        if value is None:
+            continue
+        if value.tzinfo is None:
+            raise ValidationError(
+                f"invalid {info.name}: {name} is a naive datetime; give a timezone-aware one",
+                errors=[{"loc": (name,), "type": "timezone_aware", "msg": "naive datetime"}],
+            )
+        values[name] = value.astimezone(UTC)
+    return validated
+
+
+def build_instance(info: ModelInfo[ModelT], values: dict[str, Any]) -> ModelT:
+    """A complete, detached instance holding ``values`` (stored data, trusted as valid)."""
+    instance = info.mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    if info.model.__pydantic_post_init__:
+        instance.model_post_init(None)
+    # An identity key makes the instance "detached" rather than "transient" to SQLAlchemy, so
+    # that a Session can merge it and emit an UPDATE, as with any row it loaded itself.
+    instance_state(instance).key = info.mapper.identity_key_from_primary_key([values[info.pk_name]])
+    return instance
+
+
+def _summary(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+
+
+def _error_details(exc: pydantic.ValidationError) -> list[dict[str, object]]:
+    return [
+        {"loc": error["loc"], "type": error["type"], "msg": error["msg"]}
+        for error in exc.errors(include_url=False)
+    ]

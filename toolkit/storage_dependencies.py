@@ -1,0 +1,96 @@
+"""Entry points: `get_provider` and the FastAPI dependency `get_repository_provider`.
+
+Backends are found by name in a registry. Engines are made on first use (async: one per event
+loop, disposed when it shuts down; sync: one per process, disposed at exit) or by
+`dispose_engines`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from toolkit.config import Settings
+from toolkit.engines import AsyncSqlEngines
+from toolkit.errors import ConfigurationError
+from toolkit.repositories.postgres_repo import POSTGRES
+from toolkit.repositories.providers import RepositoryProvider, SqlRepositoryProvider
+from toolkit.repositories.sql_dialect import SqlDialect
+from toolkit.repositories.sql_repo import SqlConnectionScope
+from toolkit.repositories.sqlite_repo import SQLITE
+
+ProviderFactory = Callable[[Settings], AbstractAsyncContextManager[RepositoryProvider]]
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """A registered backend: how to open a provider on it, and which setting holds its URL."""
+
+    name: str
+    open: ProviderFactory
+    url_field: str
+
+
+_ENGINES = AsyncSqlEngines()
+_BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(backend: Backend) -> None:
+    """Make ``backend`` available to `get_provider` by its name (replacing any namesake)."""
+    _BACKENDS[backend.name] = backend
+
+
+def backend_names() -> list[str]:
+    """The names `get_provider` accepts."""
+    return sorted(_BACKENDS)
+
+
+def _sql_backend(dialect: SqlDialect, url_field: str) -> Backend:
+    @asynccontextmanager
+    async def open_provider(settings: Settings) -> AsyncIterator[RepositoryProvider]:
+        engine = await _ENGINES.get(dialect, settings)
+        provider = SqlRepositoryProvider(SqlConnectionScope(engine))
+        try:
+            yield provider
+        finally:
+            await provider.close()
+
+    return Backend(dialect.name, open_provider, url_field)
+
+
+register_backend(_sql_backend(POSTGRES, "postgres_url"))
+register_backend(_sql_backend(SQLITE, "sqlite_url"))
+
+
+@asynccontextmanager
+async def get_provider(
+    backend: str | None = None, *, url: str | None = None, settings: Settings | None = None
+) -> AsyncIterator[RepositoryProvider]:
+    """Open a provider on ``backend`` (default: ``STORAGE_BACKEND``, else "sqlite").
+
+    ``url`` overrides the backend's URL setting and ``settings`` the whole environment.
+    The provider is closed when the block ends, also when it raises.
+    """
+    resolved = settings if settings is not None else Settings.from_env()
+    name = (backend if backend is not None else resolved.backend).strip().lower()
+    chosen = _BACKENDS.get(name)
+    if chosen is None:
+        raise ConfigurationError(
+            f"unknown storage backend {name!r}; choose one of: {', '.join(backend_names())}"
+        )
+    if url is not None:
+        resolved = resolved.replace(**{chosen.url_field: url})
+    async with chosen.open(resolved) as provider:
+        yield provider
+
+
+async def get_repository_provider() -> AsyncIterator[RepositoryProvider]:
+    """FastAPI dependency: a provider on the configured backend, closed after the request."""
+    async with get_provider() as provider:
+        yield provider
+
+
+async def dispose_engines() -> None:
+    """Close the engines now and drop them; later calls make new ones."""
+    await _ENGINES.dispose()

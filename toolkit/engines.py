@@ -53,7 +53,7 @@ class _EngineBase(Generic[EngineT]):
     def __init__(self, dialect: SqlDialect, url: URL, engine: EngineT, auto_create: bool) -> None:
         self.dialect = dialect
         self.url = url
-        self.engine = engine
+        self.engine: EngineT = engine
         self._auto_create = auto_create
         self._ready: set[str] = set()
 

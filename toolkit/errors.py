@@ -6,6 +6,8 @@ and kept as ``__cause__``. Catch ``ToolkitError`` to handle them all.
 
 from __future__ import annotations
 
+from pydantic_core import ErrorDetails
+
 __all__ = [
     "BackendUnavailableError",
     "ConfigurationError",
@@ -41,10 +43,10 @@ class ConstraintError(ToolkitError):
 class ValidationError(ToolkitError):
     """Input breaks the model's schema; nothing was written.
 
-    ``errors`` holds pydantic's list of error details when pydantic found them.
+    ``errors`` lists what is wrong where, in pydantic's format (``loc``, ``type``, ``msg``).
     """
 
-    def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
+    def __init__(self, message: str, errors: list[ErrorDetails] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
 

@@ -21,6 +21,7 @@ from uuid import UUID
 
 import pydantic
 from pydantic import TypeAdapter
+from pydantic_core import ErrorDetails
 from sqlalchemy import Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
@@ -140,7 +141,14 @@ def validate_for_write(info: ModelInfo[ModelT], instance: object) -> ModelT:
         if value.tzinfo is None:
             raise ValidationError(
                 f"invalid {info.name}: {name} is a naive datetime; give a timezone-aware one",
-                errors=[{"loc": (name,), "type": "timezone_aware", "msg": "naive datetime"}],
+                errors=[
+                    {
+                        "type": "timezone_aware",
+                        "loc": (name,),
+                        "msg": "Input should have timezone info",
+                        "input": value,
+                    }
+                ],
             )
         values[name] = value.astimezone(UTC)
     return validated
@@ -157,7 +165,9 @@ def build_instance(info: ModelInfo[ModelT], values: dict[str, Any]) -> ModelT:
         instance.model_post_init(None)
     # An identity key makes the instance "detached" rather than "transient" to SQLAlchemy, so
     # that a Session can merge it and emit an UPDATE, as with any row it loaded itself.
-    instance_state(instance).key = info.mapper.identity_key_from_primary_key([values[info.pk_name]])
+    instance_state(instance).key = info.mapper.identity_key_from_primary_key(
+        (values[info.pk_name],)
+    )
     return instance
 
 
@@ -168,8 +178,5 @@ def _summary(exc: pydantic.ValidationError) -> str:
     )
 
 
-def _error_details(exc: pydantic.ValidationError) -> list[dict[str, object]]:
-    return [
-        {"loc": error["loc"], "type": error["type"], "msg": error["msg"]}
-        for error in exc.errors(include_url=False)
-    ]
+def _error_details(exc: pydantic.ValidationError) -> list[ErrorDetails]:
+    return exc.errors(include_url=False)

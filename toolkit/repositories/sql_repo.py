@@ -20,7 +20,7 @@ from toolkit.engines import AsyncSqlEngine
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.sql_dialect import translate_error
-from toolkit.repositories.sql_statements import sql_statements
+from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.schema import ModelT, PrimaryKey, validate_for_write
 
 # What a driver or SQLAlchemy raises; asyncpg raises OSError and TimeoutError unwrapped on connect.
@@ -57,7 +57,7 @@ class SqlRepository(BaseRepository[ModelT]):
 
     def __init__(self, model: type[ModelT], scope: SqlConnectionScope) -> None:
         self.model = model
-        self._sql = sql_statements(model)
+        self._sql: SqlStatements[ModelT] = sql_statements(model)
         self._scope = scope
 
     async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:

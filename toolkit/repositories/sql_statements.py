@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from sqlalchemy import Column, Delete, Insert, Select, Table, Update, bindparam, delete, insert
+from sqlalchemy import Column, Select, Table, bindparam, delete, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
+from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
 from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, to_utc
 
@@ -32,9 +33,9 @@ class SqlStatements(Generic[ModelT]):
     datetime_positions: tuple[int, ...]
     get: Select[Any]
     list_all: Select[Any]
-    insert: Insert
-    update: Update
-    delete: Delete
+    insert: ReturningInsert[Any]
+    update: ReturningUpdate[Any]
+    delete: ReturningDelete[Any]
 
     def pk_params(self, id: object) -> dict[str, Any]:
         return {_PK_PARAM: self.info.coerce_pk(id)}

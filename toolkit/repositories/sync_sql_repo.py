@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from toolkit.engines import SyncSqlEngine
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.repositories.sql_dialect import translate_error
-from toolkit.repositories.sql_statements import sql_statements
+from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.schema import ModelT, PrimaryKey, validate_for_write
 
@@ -58,7 +58,7 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
 
     def __init__(self, model: type[ModelT], scope: SyncSqlConnectionScope) -> None:
         self.model = model
-        self._sql = sql_statements(model)
+        self._sql: SqlStatements[ModelT] = sql_statements(model)
         self._scope = scope
 
     def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:

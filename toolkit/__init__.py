@@ -1,0 +1,48 @@
+"""Typed repositories for SQLModel models on PostgreSQL and SQLite, async and sync.
+
+Declare a model once as a SQLModel ``table=True`` class, then::
+
+    async with get_provider() as provider:
+        heroes = provider.get_repository(Hero)
+        hero = await heroes.create(Hero(name="Deadpond", secret_name="Dive Wilson"))
+
+or, in sync code, ``with get_sync_provider() as provider: ...``.
+"""
+
+from toolkit.config import Settings
+from toolkit.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    ConflictError,
+    ConstraintError,
+    NotFoundError,
+    ToolkitError,
+    ValidationError,
+)
+from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.providers import RepositoryProvider
+from toolkit.repositories.sync_base import BaseSyncRepository
+from toolkit.repositories.sync_providers import SyncRepositoryProvider
+from toolkit.schema import PrimaryKey
+from toolkit.storage_dependencies import get_provider, get_repository_provider
+from toolkit.sync_storage_dependencies import get_sync_provider, get_sync_repository_provider
+
+__all__ = [
+    "BackendUnavailableError",
+    "BaseRepository",
+    "BaseSyncRepository",
+    "ConfigurationError",
+    "ConflictError",
+    "ConstraintError",
+    "NotFoundError",
+    "PrimaryKey",
+    "RepositoryProvider",
+    "Settings",
+    "SyncRepositoryProvider",
+    "ToolkitError",
+    "ValidationError",
+    "get_provider",
+    "get_repository_provider",
+    "get_sync_provider",
+    "get_sync_repository_provider",
+]

@@ -6,9 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 import models  # noqa: F401  (registers the domain tables in SQLModel.metadata)
-from tests.services import empty_all_tables, fresh_postgres_database
+from tests.services import (
+    empty_all_tables,
+    free_port,
+    fresh_postgres_database,
+    locked_sqlite_database,
+    silent_server,
+)
 from toolkit.config import Settings
 from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.sqlite_repo import SQLITE
@@ -55,3 +62,59 @@ def settings(base_settings: Settings, backend: str) -> Settings:
     sync_url = dialect.url(chosen, is_async=False).render_as_string(hide_password=False)
     empty_all_tables(sync_url)
     return chosen
+
+
+SECRET = "s3cret-pw"
+"""A password put in URLs that errors must never show."""
+
+
+@pytest.fixture
+def unreachable_settings(settings: Settings, backend: str, tmp_path: Path) -> Settings:
+    """Settings whose backend cannot be reached: a closed port, a file in a missing folder."""
+    if backend == "postgres":
+        return settings.replace(
+            postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{free_port()}/x",
+            connect_timeout=2.0,
+        )
+    return settings.replace(sqlite_url=f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db")
+
+
+@pytest.fixture
+def hanging_settings(settings: Settings, backend: str) -> Iterator[Settings]:
+    """Settings whose backend accepts the connection and never answers (or never unlocks)."""
+    if backend == "postgres":
+        with silent_server() as port:
+            yield settings.replace(
+                postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{port}/x",
+                connect_timeout=2.0,
+            )
+    else:
+        database = make_url(settings.sqlite_url).database or ""
+        with locked_sqlite_database(database):
+            yield settings.replace(command_timeout=1.0)
+
+
+@pytest.fixture
+def malformed_urls(backend: str) -> list[str]:
+    """URLs the backend must refuse with `ConfigurationError`, each holding `SECRET`."""
+    if backend == "postgres":
+        return [
+            f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:notaport/x",
+            f"mysql://postgres:{SECRET}@127.0.0.1:3306/x",
+            f"not a url at all {SECRET}",
+        ]
+    return [
+        f"sqlite+aiosqlite://user:{SECRET}@somehost:99/x.db",
+        f"postgresql://user:{SECRET}@127.0.0.1/x",
+        f"::{SECRET}::",
+    ]
+
+
+def url_field(backend: str) -> str:
+    return "postgres_url" if backend == "postgres" else "sqlite_url"
+
+
+def location(settings: Settings, backend: str) -> str:
+    """How errors name where the backend is: host and port, or the SQLite file."""
+    url = make_url(settings.postgres_url if backend == "postgres" else settings.sqlite_url)
+    return f"{url.host}:{url.port}" if backend == "postgres" else str(url.database)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,11 @@ import psycopg2
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
+
+from toolkit.config import Settings
+from toolkit.repositories.postgres_repo import POSTGRES
+from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.schema import model_info
 
 ADMIN_URL_ENV = "TOOLKIT_TEST_POSTGRES_ADMIN_URL"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -57,5 +64,48 @@ def empty_all_tables(sync_url: str) -> None:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 if table.name in existing:
                     connection.execute(table.delete())
+    finally:
+        engine.dispose()
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on (at the time of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that completes the handshake and then never answers; yields its port."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)  # the kernel accepts connections; nobody ever reads or replies
+        port: int = server.getsockname()[1]
+        yield port
+
+
+@contextmanager
+def locked_sqlite_database(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on the SQLite file at ``path``: other connections wait on it."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
+    """Drop ``model``'s table (and what references it) from the backend's database."""
+    dialect = POSTGRES if backend == "postgres" else SQLITE
+    engine = create_engine(dialect.url(settings, is_async=False))
+    try:
+        table = model_info(model).table
+        for dependent in reversed(SQLModel.metadata.sorted_tables):
+            if dependent is table or any(fk.column.table is table for fk in dependent.foreign_keys):
+                dependent.drop(engine, checkfirst=True)
     finally:
         engine.dispose()

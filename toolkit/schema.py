@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import UnionType
@@ -37,6 +38,7 @@ __all__ = [
     "build_instance",
     "model_info",
     "to_utc",
+    "validate_all",
     "validate_for_write",
 ]
 
@@ -151,6 +153,17 @@ def validate_for_write(info: ModelInfo[ModelT], instance: object) -> ModelT:
                 ],
             )
         values[name] = value.astimezone(UTC)
+    return validated
+
+
+def validate_all(info: ModelInfo[ModelT], instances: Iterable[object]) -> list[ModelT]:
+    """`validate_for_write` on each instance; the error names the position of a bad one."""
+    validated: list[ModelT] = []
+    for position, instance in enumerate(instances):
+        try:
+            validated.append(validate_for_write(info, instance))
+        except ValidationError as exc:
+            raise ValidationError(f"item {position}: {exc}", errors=exc.errors) from exc
     return validated
 
 

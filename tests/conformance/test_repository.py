@@ -6,6 +6,7 @@ tests run on the sync path. Each test runs once per backend (the ``backend`` fix
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,8 +16,12 @@ import pytest
 from sqlalchemy import inspect as sa_inspect
 
 from models import ActionExecution, ActionStatus, Hero, Team
+from tests.conftest import SECRET, location, url_field
+from tests.services import drop_table
 from toolkit.config import Settings
 from toolkit.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
     ConflictError,
     ConstraintError,
     NotFoundError,
@@ -349,3 +354,165 @@ async def test_a_failed_write_leaves_the_repository_usable(heroes: BaseRepositor
     created = await heroes.create(Hero(id=2, name="Two", secret_name="2"))
 
     assert [hero.id for hero in await heroes.list()] == [1, created.id]
+
+
+# --- create_many ---------------------------------------------------------------------------------
+
+
+async def test_create_many_returns_the_stored_rows_in_order(heroes: BaseRepository[Hero]) -> None:
+    created = await heroes.create_many(
+        Hero(name=f"hero {i}", secret_name="s", age=i) for i in range(5)
+    )
+
+    assert [hero.name for hero in created] == [f"hero {i}" for i in range(5)]
+    assert all(isinstance(hero.id, int) for hero in created)
+    assert await heroes.list() == created
+
+
+async def test_create_many_mixes_given_and_generated_keys(heroes: BaseRepository[Hero]) -> None:
+    created = await heroes.create_many(
+        [
+            Hero(id=100, name="given", secret_name="s"),
+            Hero(name="generated", secret_name="s"),
+            Hero(id=200, name="given too", secret_name="s"),
+        ]
+    )
+
+    assert [hero.name for hero in created] == ["given", "generated", "given too"]
+    assert created[0].id == 100
+    assert created[2].id == 200
+    assert created[1].id not in (None, 100, 200)
+
+
+async def test_create_many_of_nothing_returns_an_empty_list(heroes: BaseRepository[Hero]) -> None:
+    assert await heroes.create_many([]) == []
+
+
+async def test_create_many_writes_a_large_batch(actions: BaseRepository[ActionExecution]) -> None:
+    batch = [ActionExecution(action_name=f"a{i}", parameters={"i": i}) for i in range(2_500)]
+
+    created = await actions.create_many(batch)
+
+    assert [action.id for action in created] == [action.id for action in batch]
+    assert len(await actions.list()) == 2_500
+
+
+async def test_create_many_with_an_invalid_item_writes_nothing_and_names_it(
+    heroes: BaseRepository[Hero],
+) -> None:
+    batch = [Hero(name="fine", secret_name="s"), Hero(name="", secret_name="s")]
+
+    with pytest.raises(ValidationError, match="item 1"):
+        await heroes.create_many(batch)
+
+    assert await count(heroes) == 0
+
+
+async def test_create_many_with_a_duplicate_inside_the_batch_writes_nothing(
+    teams: BaseRepository[Team],
+) -> None:
+    batch = [Team(name="A"), Team(name="B"), Team(name="A")]
+
+    with pytest.raises(ConflictError):
+        await teams.create_many(batch)
+
+    assert await count(teams) == 0
+
+
+async def test_create_many_with_a_duplicate_of_a_stored_row_writes_nothing(
+    teams: BaseRepository[Team],
+) -> None:
+    await teams.create(Team(name="Stored"))
+
+    with pytest.raises(ConflictError):
+        await teams.create_many([Team(name="New"), Team(name="Stored")])
+
+    assert [team.name for team in await teams.list()] == ["Stored"]
+
+
+async def test_create_many_with_a_missing_foreign_key_writes_nothing(
+    heroes: BaseRepository[Hero], teams: BaseRepository[Team]
+) -> None:
+    team = await teams.create(Team(name="Real"))
+    batch = [
+        Hero(name="member", secret_name="s", team_id=team.id),
+        Hero(name="orphan", secret_name="s", team_id=987_654),
+    ]
+
+    with pytest.raises(ConstraintError):
+        await heroes.create_many(batch)
+
+    assert await count(heroes) == 0
+    assert (await heroes.create(Hero(name="after", secret_name="s"))).name == "after"
+
+
+# --- configuration and unavailable backends -----------------------------------------------------
+
+
+async def test_an_unknown_backend_name_raises_configuration_error(settings: Settings) -> None:
+    with pytest.raises(ConfigurationError, match="postgres, sqlite"):
+        async with get_provider("cassandra", settings=settings):
+            pass
+
+
+async def test_a_malformed_url_raises_configuration_error_without_the_password(
+    settings: Settings, backend: str, malformed_urls: list[str], heroes: BaseRepository[Hero]
+) -> None:
+    for url in malformed_urls:
+        with pytest.raises(ConfigurationError) as caught:
+            async with get_provider(settings=settings.replace(**{url_field(backend): url})):
+                pass
+        assert SECRET not in str(caught.value)
+        assert SECRET not in repr(caught.value)
+
+    assert await count(heroes) == 0
+
+
+async def test_an_unreachable_backend_raises_backend_unavailable_naming_it(
+    unreachable_settings: Settings, backend: str, heroes: BaseRepository[Hero]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as caught:
+        async with get_provider(settings=unreachable_settings) as provider:
+            await provider.get_repository(Hero).create(Hero(name="lost", secret_name="s"))
+
+    assert time.monotonic() - started < 10
+    assert location(unreachable_settings, backend) in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert caught.value.__cause__ is not None
+    assert await count(heroes) == 0
+
+
+async def test_a_backend_that_never_answers_raises_backend_unavailable_within_seconds(
+    hanging_settings: Settings, backend: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError) as caught:
+        async with get_provider(settings=hanging_settings) as provider:
+            await provider.get_repository(Hero).create(Hero(name="stuck", secret_name="s"))
+
+    assert time.monotonic() - started < 10
+    assert location(hanging_settings, backend) in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+async def test_missing_tables_are_created_on_first_use(settings: Settings, backend: str) -> None:
+    drop_table(settings, backend, Team)
+    # A setting no other test uses gives a fresh engine, which has not seen the table yet.
+    fresh = settings.replace(pool_size=settings.pool_size + 1)
+
+    async with get_provider(settings=fresh) as provider:
+        teams = provider.get_repository(Team)
+        created = await teams.create(Team(name="After the drop"))
+        assert await teams.list() == [created]
+
+
+async def test_without_auto_create_a_missing_table_raises_backend_unavailable(
+    settings: Settings, backend: str
+) -> None:
+    drop_table(settings, backend, Team)
+    fresh = settings.replace(pool_size=settings.pool_size + 2, auto_create=False)
+
+    with pytest.raises(BackendUnavailableError, match="team"):
+        async with get_provider(settings=fresh) as provider:
+            await provider.get_repository(Team).list()

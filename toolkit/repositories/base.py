@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Generic
 
 from toolkit.schema import ModelT, PrimaryKey
@@ -32,6 +33,14 @@ class BaseRepository(ABC, Generic[ModelT]):
 
         Raises ``ValidationError`` (nothing written), ``ConflictError`` (duplicate primary key or
         unique value) or ``ConstraintError`` (a foreign key or other constraint refused it).
+        """
+
+    @abstractmethod
+    async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        """Validate and insert every model, all or nothing; return the stored rows in order.
+
+        Every item is validated before anything is written. Raises what ``create`` raises; the
+        message names the position of the offending item when it is known.
         """
 
     @abstractmethod

@@ -9,7 +9,9 @@ The ORM's session, identity map and unit of work stay off these paths.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Executable, Row, Table
@@ -21,7 +23,7 @@ from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.sql_dialect import translate_error
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
-from toolkit.schema import ModelT, PrimaryKey, validate_for_write
+from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
 
 # What a driver or SQLAlchemy raises; asyncpg raises OSError and TimeoutError unwrapped on connect.
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
@@ -41,6 +43,27 @@ class SqlConnectionScope:
             connection = await self._engine.engine.connect()
             self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         return self._connection
+
+    @asynccontextmanager
+    async def transaction(self, tables: Sequence[Table]) -> AsyncIterator[AsyncConnection]:
+        """The scope's connection inside BEGIN ... COMMIT; ROLLBACK when the block raises.
+
+        The connection autocommits single statements; a transaction is opened explicitly, which
+        every driver here accepts in autocommit mode.
+        """
+        connection = await self.connection(tables)
+        await connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        except BaseException:
+            try:
+                await connection.exec_driver_sql("ROLLBACK")
+            except _DRIVER_ERRORS:
+                # The connection is broken: drop it rather than reuse it; the block's error stands.
+                self._connection = None
+                await connection.invalidate()
+            raise
+        await connection.exec_driver_sql("COMMIT")
 
     def translate(self, model: str, exc: BaseException) -> ToolkitError:
         return translate_error(self._engine.dialect, self._engine.url, model, exc)
@@ -82,6 +105,23 @@ class SqlRepository(BaseRepository[ModelT]):
         validated = validate_for_write(self._sql.info, model)
         rows = await self._fetch(self._sql.insert, self._sql.insert_params(validated))
         return self._sql.from_row(rows[0])
+
+    async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._sql.info, models)
+        if not validated:
+            return []
+        rows: builtins.list[Row[Any]] = []
+        try:
+            async with self._scope.transaction(self._sql.tables) as connection:
+                # One executemany per run of rows that give the same columns (a generated key
+                # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
+                params = [self._sql.insert_params(model) for model in validated]
+                for _, run in groupby(params, key=lambda row: row.keys()):
+                    result = await connection.execute(self._sql.insert_many, list(run))
+                    rows.extend(result.all())
+        except _DRIVER_ERRORS as exc:
+            raise self._scope.translate(self._sql.info.name, exc) from exc
+        return [self._sql.from_row(row) for row in rows]
 
     async def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.info, model)

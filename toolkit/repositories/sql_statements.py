@@ -34,6 +34,7 @@ class SqlStatements(Generic[ModelT]):
     get: Select[Any]
     list_all: Select[Any]
     insert: ReturningInsert[Any]
+    insert_many: ReturningInsert[Any]
     update: ReturningUpdate[Any]
     delete: ReturningDelete[Any]
 
@@ -82,6 +83,7 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
         get=sa_select(*columns).where(where_pk),
         list_all=sa_select(*columns).order_by(pk),
         insert=insert(table).returning(*columns),
+        insert_many=insert(table).returning(*columns, sort_by_parameter_order=True),
         update=sa_update(table).where(where_pk).returning(*columns),
         delete=delete(table).where(where_pk).returning(pk),
     )

@@ -11,7 +11,9 @@ The ORM's session, identity map and unit of work stay off these paths.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Row, Table
@@ -22,7 +24,7 @@ from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.repositories.sql_dialect import translate_error
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.repositories.sync_base import BaseSyncRepository
-from toolkit.schema import ModelT, PrimaryKey, validate_for_write
+from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
 
 # What a driver or SQLAlchemy raises; asyncpg raises OSError and TimeoutError unwrapped on connect.
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
@@ -42,6 +44,27 @@ class SyncSqlConnectionScope:
             connection = self._engine.engine.connect()
             self._connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         return self._connection
+
+    @contextmanager
+    def transaction(self, tables: Sequence[Table]) -> Iterator[Connection]:
+        """The scope's connection inside BEGIN ... COMMIT; ROLLBACK when the block raises.
+
+        The connection autocommits single statements; a transaction is opened explicitly, which
+        every driver here accepts in autocommit mode.
+        """
+        connection = self.connection(tables)
+        connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        except BaseException:
+            try:
+                connection.exec_driver_sql("ROLLBACK")
+            except _DRIVER_ERRORS:
+                # The connection is broken: drop it rather than reuse it; the block's error stands.
+                self._connection = None
+                connection.invalidate()
+            raise
+        connection.exec_driver_sql("COMMIT")
 
     def translate(self, model: str, exc: BaseException) -> ToolkitError:
         return translate_error(self._engine.dialect, self._engine.url, model, exc)
@@ -83,6 +106,23 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         validated = validate_for_write(self._sql.info, model)
         rows = self._fetch(self._sql.insert, self._sql.insert_params(validated))
         return self._sql.from_row(rows[0])
+
+    def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._sql.info, models)
+        if not validated:
+            return []
+        rows: builtins.list[Row[Any]] = []
+        try:
+            with self._scope.transaction(self._sql.tables) as connection:
+                # One executemany per run of rows that give the same columns (a generated key
+                # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
+                params = [self._sql.insert_params(model) for model in validated]
+                for _, run in groupby(params, key=lambda row: row.keys()):
+                    result = connection.execute(self._sql.insert_many, list(run))
+                    rows.extend(result.all())
+        except _DRIVER_ERRORS as exc:
+            raise self._scope.translate(self._sql.info.name, exc) from exc
+        return [self._sql.from_row(row) for row in rows]
 
     def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.info, model)

@@ -16,7 +16,7 @@ from tests.services import (
     locked_sqlite_database,
     silent_server,
 )
-from toolkit.config import Settings
+from toolkit.config import Settings, UrlField
 from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.sqlite_repo import SQLITE
 
@@ -110,7 +110,7 @@ def malformed_urls(backend: str) -> list[str]:
     ]
 
 
-def url_field(backend: str) -> str:
+def url_field(backend: str) -> UrlField:
     return "postgres_url" if backend == "postgres" else "sqlite_url"
 
 

@@ -23,7 +23,7 @@ from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.repositories.sync_providers import SyncRepositoryProvider
-from toolkit.schema import PrimaryKey
+from toolkit.schema import ModelT, PrimaryKey
 from toolkit.storage_dependencies import get_provider, get_repository_provider
 from toolkit.sync_storage_dependencies import get_sync_provider, get_sync_repository_provider
 
@@ -34,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConstraintError",
+    "ModelT",
     "NotFoundError",
     "PrimaryKey",
     "RepositoryProvider",

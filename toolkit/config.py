@@ -23,11 +23,11 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 
 from toolkit.errors import ConfigurationError
 
-__all__ = ["DEFAULT_BACKEND", "Settings"]
+__all__ = ["DEFAULT_BACKEND", "Settings", "SettingsChanges", "UrlField"]
 
 DEFAULT_BACKEND = "sqlite"
 
@@ -62,7 +62,9 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive, not {getattr(self, name)}")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Unpack[SettingsChanges]
+    ) -> Settings:
         """Read the environment (``os.environ`` unless given); keyword arguments win over it."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -71,14 +73,43 @@ class Settings:
             if raw is not None and raw.strip() != "":
                 values[field.name] = _parse(_ENV_NAMES[field.name], raw.strip(), field.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        return cls()._changed(values)
+
+    def replace(self, **changes: Unpack[SettingsChanges]) -> Settings:
+        """Return a copy with ``changes`` applied."""
+        return self._changed(dict(changes))
+
+    def with_url(self, field: UrlField, url: str) -> Settings:
+        """Return a copy whose URL setting ``field`` is ``url``."""
+        return self._changed({field: url})
+
+    def _changed(self, changes: dict[str, Any]) -> Settings:
+        unknown = set(changes) - {field.name for field in dataclasses.fields(self)}
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> Settings:
-        """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+UrlField: TypeAlias = Literal["postgres_url", "sqlite_url", "redis_url"]
+"""The settings that hold a backend's URL."""
+
+
+class SettingsChanges(TypedDict, total=False):
+    """Keyword arguments of `Settings.from_env` and `Settings.replace`: any field of `Settings`."""
+
+    backend: str
+    postgres_url: str
+    sqlite_url: str
+    redis_url: str
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+    pool_recycle: int
+    pool_pre_ping: bool
+    connect_timeout: float
+    command_timeout: float
+    auto_create: bool
+    echo: bool
 
 
 _ENV_NAMES = {

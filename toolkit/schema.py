@@ -43,7 +43,11 @@ __all__ = [
 ]
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
-"""A SQLModel ``table=True`` class: what a repository stores and returns."""
+"""A SQLModel ``table=True`` class: what a repository stores and returns.
+
+The type checker sees only the bound, SQLModel; a class without ``table=True`` is refused at run
+time with `ConfigurationError`.
+"""
 
 PrimaryKey: TypeAlias = int | str | UUID
 """The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""

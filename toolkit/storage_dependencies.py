@@ -7,11 +7,11 @@ loop, disposed when it shuts down; sync: one per process, disposed at exit) or b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
-from toolkit.config import Settings
+from toolkit.config import Settings, UrlField
 from toolkit.engines import AsyncSqlEngines
 from toolkit.errors import ConfigurationError
 from toolkit.repositories.postgres_repo import POSTGRES
@@ -29,7 +29,7 @@ class Backend:
 
     name: str
     open: ProviderFactory
-    url_field: str
+    url_field: UrlField
 
 
 _ENGINES = AsyncSqlEngines()
@@ -46,7 +46,7 @@ def backend_names() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def _sql_backend(dialect: SqlDialect, url_field: str) -> Backend:
+def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     @asynccontextmanager
     async def open_provider(settings: Settings) -> AsyncIterator[RepositoryProvider]:
         engine = await _ENGINES.get(dialect, settings)
@@ -80,12 +80,12 @@ async def get_provider(
             f"unknown storage backend {name!r}; choose one of: {', '.join(backend_names())}"
         )
     if url is not None:
-        resolved = resolved.replace(**{chosen.url_field: url})
+        resolved = resolved.with_url(chosen.url_field, url)
     async with chosen.open(resolved) as provider:
         yield provider
 
 
-async def get_repository_provider() -> AsyncIterator[RepositoryProvider]:
+async def get_repository_provider() -> AsyncGenerator[RepositoryProvider, None]:
     """FastAPI dependency: a provider on the configured backend, closed after the request."""
     async with get_provider() as provider:
         yield provider

@@ -9,14 +9,14 @@ loop, disposed when it shuts down; sync: one per process, disposed at exit) or b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import (
     AbstractContextManager,
     contextmanager,
 )
 from dataclasses import dataclass
 
-from toolkit.config import Settings
+from toolkit.config import Settings, UrlField
 from toolkit.engines import SyncSqlEngines
 from toolkit.errors import ConfigurationError
 from toolkit.repositories.postgres_repo import POSTGRES
@@ -34,7 +34,7 @@ class Backend:
 
     name: str
     open: ProviderFactory
-    url_field: str
+    url_field: UrlField
 
 
 _ENGINES = SyncSqlEngines()
@@ -51,7 +51,7 @@ def backend_names() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def _sql_backend(dialect: SqlDialect, url_field: str) -> Backend:
+def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     @contextmanager
     def open_provider(settings: Settings) -> Iterator[SyncRepositoryProvider]:
         engine = _ENGINES.get(dialect, settings)
@@ -85,12 +85,12 @@ def get_sync_provider(
             f"unknown storage backend {name!r}; choose one of: {', '.join(backend_names())}"
         )
     if url is not None:
-        resolved = resolved.replace(**{chosen.url_field: url})
+        resolved = resolved.with_url(chosen.url_field, url)
     with chosen.open(resolved) as provider:
         yield provider
 
 
-def get_sync_repository_provider() -> Iterator[SyncRepositoryProvider]:
+def get_sync_repository_provider() -> Generator[SyncRepositoryProvider, None, None]:
     """FastAPI dependency: a provider on the configured backend, closed after the request."""
     with get_sync_provider() as provider:
         yield provider

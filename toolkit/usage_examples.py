@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 from models import ActionExecution, ActionStatus, Hero, Team
@@ -47,7 +48,7 @@ async def async_examples(settings: Settings) -> None:
         action.finished_at = datetime.now(UTC)
         await actions.update(action)
         try:
-            await actions.get_one(ActionExecution().id)
+            await actions.get_one(uuid.uuid4())
         except NotFoundError as exc:
             print(f"async: get_one of an unknown id: NotFoundError ({exc.model})")
         await actions.delete(action.id)

@@ -460,7 +460,7 @@ async def test_a_malformed_url_raises_configuration_error_without_the_password(
 ) -> None:
     for url in malformed_urls:
         with pytest.raises(ConfigurationError) as caught:
-            async with get_provider(settings=settings.replace(**{url_field(backend): url})):
+            async with get_provider(settings=settings.with_url(url_field(backend), url)):
                 pass
         assert SECRET not in str(caught.value)
         assert SECRET not in repr(caught.value)

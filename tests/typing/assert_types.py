@@ -1,0 +1,263 @@
+"""What mypy infers for the public API: every ``assert_type`` here is checked by ``mypy --strict``.
+
+This module is type-checked by the normal ``mypy`` run (``mypy.ini`` lists ``tests``) and by
+``test_typing.py``. Its functions are never called: importing it only defines them, so it has no
+side effects. Its counterpart ``misuse.py`` holds the code mypy must reject.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Generator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import TypeVar, assert_type
+
+from pydantic_core import ErrorDetails
+from sqlmodel import SQLModel
+
+from models import ActionExecution, ActionStatus, Hero, Team
+from toolkit import (
+    BackendUnavailableError,
+    BaseRepository,
+    BaseSyncRepository,
+    ConfigurationError,
+    ConflictError,
+    ConstraintError,
+    NotFoundError,
+    PrimaryKey,
+    RepositoryProvider,
+    Settings,
+    SyncRepositoryProvider,
+    ToolkitError,
+    ValidationError,
+    get_provider,
+    get_repository_provider,
+    get_sync_provider,
+    get_sync_repository_provider,
+)
+from toolkit.repositories.providers import SqlRepositoryProvider
+from toolkit.repositories.sync_providers import SyncSqlRepositoryProvider
+
+T = TypeVar("T", bound=SQLModel)
+
+
+# --- async -------------------------------------------------------------------------------------
+
+
+async def async_provider_and_repository() -> None:
+    async with get_provider() as provider:
+        assert_type(provider, RepositoryProvider)
+        heroes = provider.get_repository(Hero)
+        assert_type(heroes, BaseRepository[Hero])
+        assert_type(heroes.model, type[Hero])
+
+        assert_type(await heroes.get(1), Hero | None)
+        assert_type(await heroes.get_one(1), Hero)
+        created = await heroes.create(Hero(name="Deadpond", secret_name="Dive Wilson"))
+        assert_type(created, Hero)
+        assert_type(created.id, int | None)
+        many = await heroes.create_many([Hero(name="Rusty-Man", secret_name="Tommy Sharp")])
+        assert_type(many, list[Hero])
+        assert_type(await heroes.create_many(hero for hero in many), list[Hero])
+        assert_type(await heroes.create_many(()), list[Hero])
+        assert_type(await heroes.update(created), Hero)
+        assert_type(await heroes.delete(1), bool)
+        assert_type(await heroes.list(), list[Hero])
+        for hero in await heroes.list():
+            assert_type(hero, Hero)
+
+        # Narrowing an optional result is what makes it a Hero.
+        found = await heroes.get(1)
+        if found is not None:
+            assert_type(found, Hero)
+
+        teams = provider.get_repository(Team)
+        assert_type(teams, BaseRepository[Team])
+        assert_type(await teams.get_one("1"), Team)
+
+
+async def async_uuid_keyed_model() -> None:
+    async with get_provider("postgres") as provider:
+        actions = provider.get_repository(ActionExecution)
+        assert_type(actions, BaseRepository[ActionExecution])
+        key = uuid.uuid4()
+        assert_type(await actions.get(key), ActionExecution | None)
+        action = await actions.get_one(key)
+        assert_type(action, ActionExecution)
+        assert_type(action.id, uuid.UUID)
+        assert_type(action.status, ActionStatus)
+        assert_type(
+            await actions.create(ActionExecution(action_name="sync-users")), ActionExecution
+        )
+        assert_type(await actions.update(action), ActionExecution)
+        assert_type(await actions.delete(key), bool)
+        assert_type(await actions.delete(str(key)), bool)
+        assert_type(await actions.list(), list[ActionExecution])
+
+
+async def async_entry_points() -> None:
+    # Every argument of get_provider, by keyword and positionally where allowed.
+    opened: AbstractAsyncContextManager[RepositoryProvider] = get_provider(
+        "sqlite", url="sqlite+aiosqlite:///:memory:", settings=Settings()
+    )
+    async with opened as provider:
+        assert_type(provider, RepositoryProvider)
+    async with get_provider(backend=None, url=None, settings=None) as provider:
+        assert_type(provider, RepositoryProvider)
+
+    # The FastAPI dependency is an async generator of providers.
+    dependency = get_repository_provider()
+    assert_type(dependency, AsyncGenerator[RepositoryProvider, None])
+    async for provider in get_repository_provider():
+        assert_type(provider, RepositoryProvider)
+    assert_type(await anext(dependency), RepositoryProvider)
+
+
+def sql_provider_is_a_repository_provider(
+    sql: SqlRepositoryProvider,
+) -> RepositoryProvider:
+    # The concrete provider meets the protocol structurally.
+    return sql
+
+
+# --- sync ---------------------------------------------------------------------------------------
+
+
+def sync_provider_and_repository() -> None:
+    with get_sync_provider() as provider:
+        assert_type(provider, SyncRepositoryProvider)
+        heroes = provider.get_repository(Hero)
+        assert_type(heroes, BaseSyncRepository[Hero])
+        assert_type(heroes.model, type[Hero])
+
+        assert_type(heroes.get(1), Hero | None)
+        assert_type(heroes.get_one(1), Hero)
+        created = heroes.create(Hero(name="Deadpond", secret_name="Dive Wilson"))
+        assert_type(created, Hero)
+        assert_type(heroes.create_many([created]), list[Hero])
+        assert_type(heroes.create_many(hero for hero in [created]), list[Hero])
+        assert_type(heroes.update(created), Hero)
+        assert_type(heroes.delete(1), bool)
+        assert_type(heroes.list(), list[Hero])
+        for hero in heroes.list():
+            assert_type(hero, Hero)
+
+        found = heroes.get(1)
+        if found is not None:
+            assert_type(found, Hero)
+
+        teams = provider.get_repository(Team)
+        assert_type(teams, BaseSyncRepository[Team])
+        assert_type(teams.get_one("1"), Team)
+
+
+def sync_uuid_keyed_model() -> None:
+    with get_sync_provider("postgres") as provider:
+        actions = provider.get_repository(ActionExecution)
+        assert_type(actions, BaseSyncRepository[ActionExecution])
+        key = uuid.uuid4()
+        assert_type(actions.get(key), ActionExecution | None)
+        action = actions.get_one(key)
+        assert_type(action, ActionExecution)
+        assert_type(action.id, uuid.UUID)
+        assert_type(actions.create(ActionExecution(action_name="sync-users")), ActionExecution)
+        assert_type(actions.update(action), ActionExecution)
+        assert_type(actions.delete(key), bool)
+        assert_type(actions.list(), list[ActionExecution])
+
+
+def sync_entry_points() -> None:
+    opened: AbstractContextManager[SyncRepositoryProvider] = get_sync_provider(
+        "sqlite", url="sqlite:///:memory:", settings=Settings()
+    )
+    with opened as provider:
+        assert_type(provider, SyncRepositoryProvider)
+    with get_sync_provider(backend=None, url=None, settings=None) as provider:
+        assert_type(provider, SyncRepositoryProvider)
+
+    dependency = get_sync_repository_provider()
+    assert_type(dependency, Generator[SyncRepositoryProvider, None, None])
+    for provider in get_sync_repository_provider():
+        assert_type(provider, SyncRepositoryProvider)
+    assert_type(next(dependency), SyncRepositoryProvider)
+
+
+def sync_sql_provider_is_a_sync_repository_provider(
+    sql: SyncSqlRepositoryProvider,
+) -> SyncRepositoryProvider:
+    return sql
+
+
+# --- user code generic over the model -----------------------------------------------------------
+
+
+async def first_or_none(repository: BaseRepository[T]) -> T | None:
+    rows = await repository.list()
+    return rows[0] if rows else None
+
+
+async def fetch(provider: RepositoryProvider, model: type[T], id: PrimaryKey) -> T:
+    return await provider.get_repository(model).get_one(id)
+
+
+async def save_all(repository: BaseRepository[T], rows: list[T]) -> list[T]:
+    return [await repository.create(row) for row in rows]
+
+
+def sync_first_or_none(repository: BaseSyncRepository[T]) -> T | None:
+    rows = repository.list()
+    return rows[0] if rows else None
+
+
+async def generic_user_code(provider: RepositoryProvider, sync: SyncRepositoryProvider) -> None:
+    heroes = provider.get_repository(Hero)
+    assert_type(await first_or_none(heroes), Hero | None)
+    assert_type(
+        await first_or_none(provider.get_repository(ActionExecution)), ActionExecution | None
+    )
+    assert_type(await fetch(provider, Team, 1), Team)
+    assert_type(await save_all(heroes, [Hero(name="a", secret_name="b")]), list[Hero])
+    assert_type(sync_first_or_none(sync.get_repository(Team)), Team | None)
+
+
+# --- primary keys -------------------------------------------------------------------------------
+
+
+def primary_keys() -> list[PrimaryKey]:
+    as_int: PrimaryKey = 1
+    as_str: PrimaryKey = "1"
+    as_uuid: PrimaryKey = uuid.uuid4()
+    return [as_int, as_str, as_uuid]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def error_taxonomy() -> list[type[ToolkitError]]:
+    # Every public error is a ToolkitError, and a ToolkitError is an Exception.
+    base: type[Exception] = ToolkitError
+    assert_type(base, type[Exception])
+    return [
+        BackendUnavailableError,
+        ConfigurationError,
+        ConflictError,
+        ConstraintError,
+        NotFoundError,
+        ValidationError,
+    ]
+
+
+async def error_details(heroes: BaseRepository[Hero]) -> None:
+    try:
+        await heroes.create(Hero(name="", secret_name="x"))
+    except ValidationError as exc:
+        assert_type(exc.errors, list[ErrorDetails])
+        for error in exc.errors:
+            assert_type(error["type"], str)
+            assert_type(error["msg"], str)
+            assert_type(error["loc"], tuple[int | str, ...])
+    except NotFoundError as exc:
+        assert_type(exc.model, str)
+        assert_type(exc.id, object)
+    except ToolkitError as exc:
+        assert_type(exc, ToolkitError)

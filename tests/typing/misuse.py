@@ -1,0 +1,174 @@
+"""Code that ``mypy --strict`` must reject: each offending line ends with ``# E: <error-code>``.
+
+``mypy.ini`` excludes this file from the normal ``mypy`` run; ``test_typing.py`` checks it on its
+own and requires exactly the marked errors, no more and no fewer. A line may name several codes,
+separated by commas. Nothing here is ever called: importing the module only defines functions and
+classes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+from sqlmodel import SQLModel
+
+from models import ActionExecution, Hero, Team
+from toolkit import (
+    BaseRepository,
+    BaseSyncRepository,
+    NotFoundError,
+    PrimaryKey,
+    RepositoryProvider,
+    Settings,
+    SyncRepositoryProvider,
+    ValidationError,
+    get_provider,
+    get_repository_provider,
+    get_sync_provider,
+    get_sync_repository_provider,
+)
+
+
+def takes_async(repository: BaseRepository[Hero]) -> None: ...
+
+
+def takes_sync(repository: BaseSyncRepository[Hero]) -> None: ...
+
+
+def takes_any_model(repository: BaseRepository[SQLModel]) -> None: ...
+
+
+# --- a repository stores one model -------------------------------------------------------------
+
+
+async def wrong_model(provider: RepositoryProvider, hero: Hero) -> None:
+    heroes = provider.get_repository(Hero)
+    await heroes.create(Team(name="Preventers"))  # E: arg-type
+    await heroes.update(Team(name="Preventers"))  # E: arg-type
+    await heroes.create_many([Team(name="Preventers")])  # E: list-item
+    await heroes.create_many(hero)  # E: arg-type
+    _teams: BaseRepository[Team] = heroes  # E: assignment
+    _other: BaseRepository[Hero] = provider.get_repository(Team)  # E: arg-type
+    takes_any_model(heroes)  # E: arg-type
+    provider.get_repository(int)  # E: type-var
+    provider.get_repository(hero)  # E: arg-type
+    _not_a_model: BaseRepository[int]  # E: type-var
+
+
+async def results(provider: RepositoryProvider) -> None:
+    heroes = provider.get_repository(Hero)
+    _hero: Hero = await heroes.get(1)  # E: assignment
+    print((await heroes.get(1)).name)  # E: union-attr
+    _teams: list[Team] = await heroes.list()  # E: assignment
+    _created: list[Team] = await heroes.create_many([])  # E: assignment
+    for hero in await heroes.list():
+        print(hero.headquarters)  # E: attr-defined
+    _deleted: Hero = await heroes.delete(1)  # E: assignment
+    _id: int = (await heroes.get_one(1)).id  # E: assignment
+    actions = provider.get_repository(ActionExecution)
+    _key: int = (await actions.get_one(uuid.uuid4())).id  # E: assignment
+    (await heroes.get_one(1)).age = "old"  # E: assignment
+
+
+async def keys(heroes: BaseRepository[Hero], sync_heroes: BaseSyncRepository[Hero]) -> None:
+    await heroes.get(1.5)  # E: arg-type
+    await heroes.get(None)  # E: arg-type
+    await heroes.get_one(b"1")  # E: arg-type
+    await heroes.delete([1])  # E: arg-type
+    sync_heroes.get(1.5)  # E: arg-type
+    _key: PrimaryKey = 1.5  # E: assignment
+
+
+# --- async and sync do not mix ------------------------------------------------------------------
+
+
+async def mixing(provider: RepositoryProvider, sync: SyncRepositoryProvider) -> None:
+    heroes = provider.get_repository(Hero)
+    sync_heroes = sync.get_repository(Hero)
+    await sync_heroes.get(1)  # E: misc
+    _hero: Hero = heroes.get_one(1)  # E: assignment
+    heroes.delete(1)  # E: unused-coroutine
+    takes_async(sync_heroes)  # E: arg-type
+    takes_sync(heroes)  # E: arg-type
+    _provider: RepositoryProvider = sync  # E: assignment
+    _sync_provider: SyncRepositoryProvider = provider  # E: assignment
+    with get_provider() as _p:  # E: attr-defined
+        pass
+    async with get_sync_provider() as _s:  # E: attr-defined
+        pass
+    for _x in get_repository_provider():  # E: attr-defined
+        pass
+    async for _y in get_sync_repository_provider():  # E: attr-defined
+        pass
+    _it: Iterator[RepositoryProvider] = get_repository_provider()  # E: assignment
+    _ait: AsyncIterator[SyncRepositoryProvider] = get_sync_repository_provider()  # E: assignment
+
+
+# --- entry points take what they document -------------------------------------------------------
+
+
+async def entry_points() -> None:
+    async with get_provider(backend=1):  # E: arg-type
+        pass
+    async with get_provider("sqlite", "sqlite:///x.db"):  # E: call-arg
+        pass
+    async with get_provider(database="x"):  # E: call-arg
+        pass
+    async with get_provider(settings=Settings(backend=1)):  # E: arg-type
+        pass
+    with get_sync_provider(settings={"backend": "sqlite"}):  # E: arg-type
+        pass
+
+
+# --- the API has what it has ----------------------------------------------------------------------
+
+
+async def missing(heroes: BaseRepository[Hero], sync_heroes: BaseSyncRepository[Hero]) -> None:
+    await heroes.get_all()  # E: attr-defined
+    await heroes.save(Hero(name="Deadpond", secret_name="Dive Wilson"))  # E: attr-defined
+    sync_heroes.filter(name="Deadpond")  # E: attr-defined
+    BaseRepository[Hero]()  # E: abstract
+    Hero(name=1, secret_name="Dive Wilson")  # E: arg-type
+    Hero(nmae="Deadpond", name="Deadpond", secret_name="Dive Wilson")  # E: call-arg
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def errors(exc: ValidationError, missing: NotFoundError) -> None:
+    print(exc.errors[0]["message"])  # E: typeddict-item
+    print(exc.errors.keys())  # E: attr-defined
+    _id: int = missing.id  # E: assignment
+    raise NotFoundError("Hero")  # E: call-arg
+
+
+# --- implementing the contracts -----------------------------------------------------------------
+
+
+class WrongReturn(BaseRepository[Hero]):
+    async def get(self, id: PrimaryKey) -> Team | None:  # E: override
+        raise NotImplementedError
+
+
+class SyncMethod(BaseRepository[Hero]):
+    def get(self, id: PrimaryKey) -> Hero | None:  # E: override
+        raise NotImplementedError
+
+
+class NarrowerKey(BaseSyncRepository[Hero]):
+    def get(self, id: int) -> Hero | None:  # E: override
+        raise NotImplementedError
+
+
+def instantiate_incomplete() -> None:
+    WrongReturn()  # E: abstract
+
+
+class HeroesOnly:
+    def get_repository(self, model_cls: type[Hero]) -> BaseRepository[Hero]:
+        raise NotImplementedError
+
+
+def not_a_provider() -> RepositoryProvider:
+    return HeroesOnly()  # E: return-value

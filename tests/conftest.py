@@ -10,10 +10,10 @@ from sqlalchemy.engine import make_url
 
 import models  # noqa: F401  (registers the domain tables in SQLModel.metadata)
 from tests.services import (
-    empty_all_tables,
     free_port,
     fresh_postgres_database,
     locked_sqlite_database,
+    reset_tables,
     silent_server,
 )
 from toolkit.config import Settings, UrlField
@@ -60,7 +60,7 @@ def settings(base_settings: Settings, backend: str) -> Settings:
     chosen = base_settings.replace(backend=backend)
     dialect = POSTGRES if backend == "postgres" else SQLITE
     sync_url = dialect.url(chosen, is_async=False).render_as_string(hide_password=False)
-    empty_all_tables(sync_url)
+    reset_tables(sync_url)
     return chosen
 
 

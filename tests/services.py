@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg2
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
@@ -55,15 +55,18 @@ def fresh_postgres_database() -> Iterator[str]:
         admin.close()
 
 
-def empty_all_tables(sync_url: str) -> None:
-    """Delete every row of every model table that exists, children before parents."""
+def reset_tables(sync_url: str) -> None:
+    """Create every model table that is missing and empty them all, children before parents.
+
+    Engines remember which tables they made sure of; a test that drops one must not leave the
+    next test without it.
+    """
     engine: Engine = create_engine(sync_url)
     try:
-        existing = set(inspect(engine).get_table_names())
         with engine.begin() as connection:
+            SQLModel.metadata.create_all(connection, checkfirst=True)
             for table in reversed(SQLModel.metadata.sorted_tables):
-                if table.name in existing:
-                    connection.execute(table.delete())
+                connection.execute(table.delete())
     finally:
         engine.dispose()
 

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"{name} must be 0 or more, not {getattr(self, name)}")
         for name in ("pool_timeout", "connect_timeout", "command_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{name} must be positive, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigurationError(f"{name} must be a positive number, not {value}")
 
     @classmethod
     def from_env(
@@ -69,6 +71,8 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
+            if overrides.get(field.name) is not None:
+                continue  # an explicit argument wins; the environment's value is not read
             raw = env.get(_ENV_NAMES[field.name])
             if raw is not None and raw.strip() != "":
                 values[field.name] = _parse(_ENV_NAMES[field.name], raw.strip(), field.default)

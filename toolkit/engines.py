@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from toolkit.config import Settings
 from toolkit.repositories.sql_dialect import SqlDialect
@@ -29,13 +29,8 @@ from toolkit.repositories.sql_dialect import SqlDialect
 __all__ = ["AsyncSqlEngine", "AsyncSqlEngines", "SyncSqlEngine", "SyncSqlEngines"]
 
 EngineT = TypeVar("EngineT", AsyncEngine, Engine)
-_EngineKey = tuple[str, str, Settings]
-
-
-def _engine_key(dialect: SqlDialect, url: URL, settings: Settings) -> _EngineKey:
-    """Settings that make the same engine give the same key (other backends' URLs aside)."""
-    own = settings.replace(backend="", postgres_url="", sqlite_url="", redis_url="")
-    return (dialect.name, url.render_as_string(hide_password=False), own)
+# Settings are frozen and hashable: equal settings share an engine, found without parsing URLs.
+_EngineKey = tuple[str, Settings]
 
 
 def _listen_for_connects(engine: Engine, dialect: SqlDialect) -> None:
@@ -50,6 +45,8 @@ def _create_missing(connection: Connection, tables: Sequence[Table]) -> None:
 
 
 class _EngineBase(Generic[EngineT]):
+    """An engine and the tables it has made sure exist (the creating is the caller's)."""
+
     def __init__(self, dialect: SqlDialect, url: URL, engine: EngineT, auto_create: bool) -> None:
         self.dialect = dialect
         self.url = url
@@ -57,50 +54,40 @@ class _EngineBase(Generic[EngineT]):
         self._auto_create = auto_create
         self._ready: set[str] = set()
 
-    def _missing(self, tables: Sequence[Table]) -> list[Table]:
+    def missing(self, tables: Sequence[Table]) -> list[Table]:
+        """Those of ``tables`` not yet made sure of; none when auto-create is off."""
         if not self._auto_create:
             return []
         return [table for table in tables if table.key not in self._ready]
 
+    def mark_ready(self, tables: Sequence[Table]) -> None:
+        self._ready.update(table.key for table in tables)
+
 
 class AsyncSqlEngine(_EngineBase[AsyncEngine]):
-    """An async engine of one event loop, and the tables it has made sure exist."""
+    """An async engine of one event loop."""
 
     def __init__(
         self, dialect: SqlDialect, url: URL, engine: AsyncEngine, auto_create: bool
     ) -> None:
         super().__init__(dialect, url, engine, auto_create)
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
 
-    async def ensure_tables(self, tables: Sequence[Table]) -> None:
-        """Create those of ``tables`` that are missing, once per engine (idempotent)."""
-        if not self._missing(tables):
-            return
-        async with self._lock:
-            missing = self._missing(tables)
-            if missing:
-                async with self.engine.begin() as connection:
-                    await connection.run_sync(_create_missing, missing)
-                self._ready.update(table.key for table in missing)
+    async def create_tables(self, connection: AsyncConnection, tables: Sequence[Table]) -> None:
+        """Create those of ``tables`` that do not exist, on ``connection``."""
+        await connection.run_sync(_create_missing, tables)
 
 
 class SyncSqlEngine(_EngineBase[Engine]):
-    """A sync engine, and the tables it has made sure exist."""
+    """A sync engine."""
 
     def __init__(self, dialect: SqlDialect, url: URL, engine: Engine, auto_create: bool) -> None:
         super().__init__(dialect, url, engine, auto_create)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
-    def ensure_tables(self, tables: Sequence[Table]) -> None:
-        """Create those of ``tables`` that are missing, once per engine (idempotent)."""
-        if not self._missing(tables):
-            return
-        with self._lock:
-            missing = self._missing(tables)
-            if missing:
-                with self.engine.begin() as connection:
-                    _create_missing(connection, missing)
-                self._ready.update(table.key for table in missing)
+    def create_tables(self, connection: Connection, tables: Sequence[Table]) -> None:
+        """Create those of ``tables`` that do not exist, on ``connection``."""
+        _create_missing(connection, tables)
 
 
 class _LoopEngines:
@@ -131,8 +118,7 @@ class AsyncSqlEngines:
 
     async def get(self, dialect: SqlDialect, settings: Settings) -> AsyncSqlEngine:
         """The running loop's engine for ``dialect`` under ``settings``, made on first use."""
-        url = dialect.url(settings, is_async=True)
-        key = _engine_key(dialect, url, settings)
+        key = (dialect.name, settings)
         loop = asyncio.get_running_loop()
         per_loop = self._by_loop.get(loop)
         if per_loop is None:
@@ -142,6 +128,7 @@ class AsyncSqlEngines:
             per_loop.finalizer = finalizer
         found = per_loop.engines.get(key)
         if found is None:
+            url = dialect.url(settings, is_async=True)
             engine = create_async_engine(
                 url, echo=settings.echo, **dialect.engine_options(url, settings, is_async=True)
             )
@@ -168,13 +155,13 @@ class SyncSqlEngines:
 
     def get(self, dialect: SqlDialect, settings: Settings) -> SyncSqlEngine:
         """The engine for ``dialect`` under ``settings``, made on first use."""
-        url = dialect.url(settings, is_async=False)
-        key = _engine_key(dialect, url, settings)
+        key = (dialect.name, settings)
         found = self._engines.get(key)
         if found is None:
             with self._lock:
                 found = self._engines.get(key)
                 if found is None:
+                    url = dialect.url(settings, is_async=False)
                     engine = create_engine(
                         url,
                         echo=settings.echo,

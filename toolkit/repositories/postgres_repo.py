@@ -21,6 +21,9 @@ _UNIQUE_VIOLATION = "23505"
 class PostgresDialect(SqlDialect):
     name = "postgres"
     url_setting = "POSTGRES_DATABASE_URL"
+    orders_bulk_returning = True
+    # A transaction-scoped advisory lock: one creator at a time, across processes.
+    ddl_begin = ("BEGIN", "SELECT pg_advisory_xact_lock(7310582049)")
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         url = parse_url(settings.postgres_url, self.url_setting)
@@ -39,12 +42,13 @@ class PostgresDialect(SqlDialect):
             }
         else:
             # psycopg2 waits forever unless told; libpq takes whole seconds, at least 2.
-            statement_ms = int(settings.command_timeout * 1000)
+            statement_ms = max(1, round(settings.command_timeout * 1000))  # 0 would mean none
             connect_args = {
                 "connect_timeout": max(2, round(settings.connect_timeout)),
                 "options": f"-c statement_timeout={statement_ms}",
             }
         return {
+            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see sql_repo
             "connect_args": connect_args,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,

@@ -19,6 +19,7 @@ from sqlalchemy.exc import (
     OperationalError,
     ProgrammingError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from toolkit.config import Settings
 from toolkit.errors import (
@@ -51,6 +52,15 @@ class SqlDialect(ABC):
     url_setting: str
     """The environment variable that holds the backend's URL."""
 
+    orders_bulk_returning: bool
+    """Whether SQLAlchemy's ``sort_by_parameter_order`` keeps multi-row INSERTs batched here.
+
+    Where it does not (SQLite), the toolkit orders the returned rows itself.
+    """
+
+    ddl_begin: tuple[str, ...]
+    """Statements that open a transaction for creating tables, serialized across processes."""
+
     @abstractmethod
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         """The URL for the async or the sync driver, derived from whichever form was given."""
@@ -76,6 +86,16 @@ def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
     return ConflictError if is_duplicate else ConstraintError
 
 
+_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    ProgrammingError,
+    PoolTimeoutError,  # no pooled connection came free within pool_timeout
+    OSError,
+    TimeoutError,
+)
+
+
 def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseException) -> ToolkitError:
     """The toolkit error for a driver or SQLAlchemy exception raised while serving ``model``."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
@@ -84,8 +104,6 @@ def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseExceptio
         return dialect.integrity_error_kind(orig)(f"{model} write refused: {reason}")
     if isinstance(exc, DataError):
         return ValidationError(f"{model} value does not fit its column: {reason}")
-    if isinstance(
-        exc, OperationalError | InterfaceError | ProgrammingError | OSError | TimeoutError
-    ):
+    if isinstance(exc, _UNAVAILABLE):
         return BackendUnavailableError(f"{dialect.describe(url)} is unavailable: {reason}")
     return ToolkitError(f"{model}: {dialect.describe(url)} failed: {reason}")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from toolkit.engines import AsyncSqlEngine
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.repositories.base import BaseRepository
-from toolkit.repositories.sql_dialect import translate_error
+from toolkit.repositories.sql_dialect import SqlDialect, translate_error
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
 
@@ -37,24 +37,41 @@ class SqlConnectionScope:
         self._connection: AsyncConnection | None = None
 
     async def connection(self, tables: Sequence[Table]) -> AsyncConnection:
-        """The scope's connection, once ``tables`` exist."""
-        await self._engine.ensure_tables(tables)
+        """The scope's connection (autocommitting), once ``tables`` exist."""
         if self._connection is None:
-            connection = await self._engine.engine.connect()
-            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = await self._engine.engine.connect()
+        if self._engine.missing(tables):
+            await self._create_tables(self._connection, tables)
         return self._connection
+
+    async def _create_tables(self, connection: AsyncConnection, tables: Sequence[Table]) -> None:
+        # On the scope's own connection (a second one could wait forever on a small pool), in a
+        # transaction that the dialect serializes across processes: concurrent first uses of a
+        # fresh database must not race to create the same table.
+        async with self._engine.lock:
+            missing = self._engine.missing(tables)
+            if missing:
+                async with self._begun(connection, self._engine.dialect.ddl_begin):
+                    await self._engine.create_tables(connection, missing)
+                self._engine.mark_ready(missing)
 
     @asynccontextmanager
     async def transaction(self, tables: Sequence[Table]) -> AsyncIterator[AsyncConnection]:
-        """The scope's connection inside BEGIN ... COMMIT; ROLLBACK when the block raises.
-
-        The connection autocommits single statements; a transaction is opened explicitly, which
-        every driver here accepts in autocommit mode.
-        """
+        """The scope's connection inside BEGIN ... COMMIT; ROLLBACK when the block raises."""
         connection = await self.connection(tables)
-        await connection.exec_driver_sql("BEGIN")
-        try:
+        async with self._begun(connection, ("BEGIN",)):
             yield connection
+
+    @asynccontextmanager
+    async def _begun(
+        self, connection: AsyncConnection, begin: Sequence[str]
+    ) -> AsyncIterator[None]:
+        # The connection autocommits single statements; a transaction is opened explicitly,
+        # which every driver here accepts in autocommit mode.
+        for statement in begin:
+            await connection.exec_driver_sql(statement)
+        try:
+            yield
         except BaseException:
             try:
                 await connection.exec_driver_sql("ROLLBACK")
@@ -64,6 +81,10 @@ class SqlConnectionScope:
                 await connection.invalidate()
             raise
         await connection.exec_driver_sql("COMMIT")
+
+    @property
+    def dialect(self) -> SqlDialect:
+        return self._engine.dialect
 
     def translate(self, model: str, exc: BaseException) -> ToolkitError:
         return translate_error(self._engine.dialect, self._engine.url, model, exc)
@@ -116,12 +137,17 @@ class SqlRepository(BaseRepository[ModelT]):
                 # One executemany per run of rows that give the same columns (a generated key
                 # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
                 params = [self._sql.insert_params(model) for model in validated]
-                for _, run in groupby(params, key=lambda row: row.keys()):
-                    result = await connection.execute(self._sql.insert_many, list(run))
-                    rows.extend(result.all())
+                for _, group in groupby(params, key=lambda row: row.keys()):
+                    run = list(group)
+                    if self._scope.dialect.orders_bulk_returning:
+                        result = await connection.execute(self._sql.insert_many, run)
+                        rows.extend(result.all())
+                    else:
+                        result = await connection.execute(self._sql.insert_many_unordered, run)
+                        rows.extend(self._sql.in_input_order(run, result.all()))
         except _DRIVER_ERRORS as exc:
             raise self._scope.translate(self._sql.info.name, exc) from exc
-        return [self._sql.from_row(row) for row in rows]
+        return self._sql.from_rows(rows)
 
     async def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.info, model)
@@ -137,4 +163,4 @@ class SqlRepository(BaseRepository[ModelT]):
 
     async def list(self) -> builtins.list[ModelT]:
         rows = await self._fetch(self._sql.list_all, {})
-        return [self._sql.from_row(row) for row in rows]
+        return self._sql.from_rows(rows)

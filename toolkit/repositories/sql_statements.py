@@ -7,11 +7,12 @@ are made once here; SQLAlchemy then compiles each once per engine and caches the
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from sqlalchemy import Column, Select, Table, bindparam, delete, insert
+from sqlalchemy import Column, Row, Select, Table, bindparam, delete, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
@@ -21,6 +22,7 @@ from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, to_utc
 __all__ = ["SqlStatements", "sql_statements"]
 
 _PK_PARAM = "toolkit_pk"  # a bind name no column can clash with
+_GC_PAUSE_FROM = 100  # rows; below this the pause is not worth its bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class SqlStatements(Generic[ModelT]):
     list_all: Select[Any]
     insert: ReturningInsert[Any]
     insert_many: ReturningInsert[Any]
+    insert_many_unordered: ReturningInsert[Any]
     update: ReturningUpdate[Any]
     delete: ReturningDelete[Any]
 
@@ -53,6 +56,34 @@ class SqlStatements(Generic[ModelT]):
         params = {name: values[name] for name in self.names if name in values}
         params[_PK_PARAM] = params.pop(self.info.pk_name)
         return params
+
+    def in_input_order(
+        self, params: Sequence[dict[str, Any]], rows: Sequence[Row[Any]]
+    ) -> list[Row[Any]]:
+        """``rows`` returned by one multi-row INSERT, put in the order of ``params``.
+
+        For dialects whose RETURNING order is not promised: given keys are matched, generated
+        ones are ascending in insertion order (SQLite allocates them one row after the other).
+        """
+        position = self.names.index(self.info.pk_name)
+        if self.info.pk_name not in params[0]:
+            return sorted(rows, key=lambda row: row[position])
+        order = {param[self.info.pk_name]: index for index, param in enumerate(params)}
+        return sorted(rows, key=lambda row: order[row[position]])
+
+    def from_rows(self, rows: Sequence[Sequence[Any]]) -> list[ModelT]:
+        """`from_row` for each row, with the cyclic garbage collector paused meanwhile.
+
+        Building many instances allocates many containers; letting the collector scan them
+        again and again while the list grows costs more than building them (no await inside).
+        """
+        if len(rows) < _GC_PAUSE_FROM or not gc.isenabled():
+            return [self.from_row(row) for row in rows]
+        gc.disable()
+        try:
+            return [self.from_row(row) for row in rows]
+        finally:
+            gc.enable()
 
     def from_row(self, row: Sequence[Any]) -> ModelT:
         values = list(row)
@@ -84,6 +115,7 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
         list_all=sa_select(*columns).order_by(pk),
         insert=insert(table).returning(*columns),
         insert_many=insert(table).returning(*columns, sort_by_parameter_order=True),
+        insert_many_unordered=insert(table).returning(*columns),
         update=sa_update(table).where(where_pk).returning(*columns),
         delete=delete(table).where(where_pk).returning(pk),
     )

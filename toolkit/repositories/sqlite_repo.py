@@ -26,6 +26,9 @@ def _is_memory(url: URL) -> bool:
 class SqliteDialect(SqlDialect):
     name = "sqlite"
     url_setting = "SQLITE_DATABASE_URL"
+    orders_bulk_returning = False  # SQLAlchemy would fall back to one INSERT per row
+    # IMMEDIATE takes the database's write lock at once: one creator at a time.
+    ddl_begin = ("BEGIN IMMEDIATE",)
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         url = parse_url(settings.sqlite_url, self.url_setting)
@@ -47,8 +50,13 @@ class SqliteDialect(SqlDialect):
         }
         if _is_memory(url):
             # One connection holds an in-memory database: share it, across threads too.
-            return {"connect_args": connect_args, "poolclass": StaticPool}
+            return {
+                "isolation_level": "AUTOCOMMIT",
+                "connect_args": connect_args,
+                "poolclass": StaticPool,
+            }
         return {
+            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see sql_repo
             "connect_args": connect_args,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,

@@ -1,0 +1,398 @@
+"""Settings from the environment, URL derivation and backend names: no database needed."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import pytest
+
+from toolkit.config import Settings
+from toolkit.errors import ConfigurationError
+from toolkit.repositories.postgres_repo import POSTGRES
+from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.storage_dependencies import get_provider
+from toolkit.sync_storage_dependencies import get_sync_provider
+
+ENV_NAMES = (
+    "STORAGE_BACKEND",
+    "POSTGRES_DATABASE_URL",
+    "SQLITE_DATABASE_URL",
+    "REDIS_URL",
+    "STORAGE_POOL_SIZE",
+    "STORAGE_MAX_OVERFLOW",
+    "STORAGE_POOL_TIMEOUT",
+    "STORAGE_POOL_RECYCLE",
+    "STORAGE_POOL_PRE_PING",
+    "STORAGE_CONNECT_TIMEOUT",
+    "STORAGE_COMMAND_TIMEOUT",
+    "STORAGE_AUTO_CREATE",
+    "STORAGE_ECHO",
+)
+
+PASSWORD = "s3cret-pw"
+
+DEFAULTS = {
+    "backend": "sqlite",
+    "postgres_url": "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+    "sqlite_url": "sqlite+aiosqlite:///./toolkit.db",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "pool_size": 5,
+    "max_overflow": 10,
+    "pool_timeout": 30.0,
+    "pool_recycle": -1,
+    "pool_pre_ping": True,
+    "connect_timeout": 5.0,
+    "command_timeout": 30.0,
+    "auto_create": True,
+    "echo": False,
+}
+
+
+@pytest.fixture
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """``os.environ`` without any of the toolkit's variables."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def as_dict(settings: Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in DEFAULTS}
+
+
+def assert_secret_kept(exc: BaseException) -> None:
+    """Neither the error nor its printed traceback (causes included) shows the password."""
+    assert PASSWORD not in str(exc)
+    assert PASSWORD not in repr(exc)
+    assert PASSWORD not in "".join(traceback.format_exception(exc))
+
+
+# --- Settings.from_env -------------------------------------------------------------------------
+
+
+def test_defaults_when_the_environment_is_empty(clean_environ: pytest.MonkeyPatch) -> None:
+    from_os = Settings.from_env()
+
+    assert as_dict(from_os) == DEFAULTS
+    assert as_dict(Settings.from_env({})) == DEFAULTS
+    assert from_os == Settings()
+    assert type(from_os.pool_timeout) is float
+    assert type(from_os.pool_size) is int
+
+
+def test_every_variable_is_read_and_typed() -> None:
+    environ = {
+        "STORAGE_BACKEND": "postgres",
+        "POSTGRES_DATABASE_URL": "postgresql://app:pw@db.example:6543/app",
+        "SQLITE_DATABASE_URL": "sqlite:///data/app.db",
+        "REDIS_URL": "redis://cache:6380/2",
+        "STORAGE_POOL_SIZE": "7",
+        "STORAGE_MAX_OVERFLOW": "0",
+        "STORAGE_POOL_TIMEOUT": "2.5",
+        "STORAGE_POOL_RECYCLE": "1800",
+        "STORAGE_POOL_PRE_PING": "false",
+        "STORAGE_CONNECT_TIMEOUT": "4",
+        "STORAGE_COMMAND_TIMEOUT": "0.5",
+        "STORAGE_AUTO_CREATE": "no",
+        "STORAGE_ECHO": "on",
+    }
+    assert set(environ) == set(ENV_NAMES)
+
+    settings = Settings.from_env(environ)
+
+    assert as_dict(settings) == {
+        "backend": "postgres",
+        "postgres_url": "postgresql://app:pw@db.example:6543/app",
+        "sqlite_url": "sqlite:///data/app.db",
+        "redis_url": "redis://cache:6380/2",
+        "pool_size": 7,
+        "max_overflow": 0,
+        "pool_timeout": 2.5,
+        "pool_recycle": 1800,
+        "pool_pre_ping": False,
+        "connect_timeout": 4.0,
+        "command_timeout": 0.5,
+        "auto_create": False,
+        "echo": True,
+    }
+    assert type(settings.connect_timeout) is float
+    assert type(settings.pool_size) is int
+    assert type(settings.pool_recycle) is int
+
+
+def test_os_environ_is_read_when_no_mapping_is_given(clean_environ: pytest.MonkeyPatch) -> None:
+    clean_environ.setenv("STORAGE_BACKEND", "postgres")
+    clean_environ.setenv("STORAGE_POOL_SIZE", "3")
+    clean_environ.setenv("STORAGE_AUTO_CREATE", "0")
+
+    settings = Settings.from_env()
+
+    assert (settings.backend, settings.pool_size, settings.auto_create) == ("postgres", 3, False)
+    assert settings.max_overflow == DEFAULTS["max_overflow"]
+
+
+def test_values_are_stripped_and_blank_values_mean_the_default() -> None:
+    settings = Settings.from_env(
+        {"STORAGE_POOL_SIZE": "  9 ", "STORAGE_ECHO": " TRUE ", "STORAGE_MAX_OVERFLOW": "   "}
+    )
+
+    assert settings.pool_size == 9
+    assert settings.echo is True
+    assert settings.max_overflow == DEFAULTS["max_overflow"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        *[(raw, True) for raw in ("1", "true", "True", "YES", "on")],
+        *[(raw, False) for raw in ("0", "false", "FALSE", "no", "Off")],
+    ],
+)
+def test_boolean_spellings(raw: str, expected: bool) -> None:
+    settings = Settings.from_env({"STORAGE_POOL_PRE_PING": raw, "STORAGE_AUTO_CREATE": raw})
+
+    assert settings.pool_pre_ping is expected
+    assert settings.auto_create is expected
+
+
+def test_explicit_keyword_overrides_win_over_the_environment() -> None:
+    environ = {"STORAGE_BACKEND": "postgres", "STORAGE_POOL_SIZE": "7", "STORAGE_ECHO": "true"}
+
+    settings = Settings.from_env(environ, backend="sqlite", pool_size=2, echo=False)
+
+    assert (settings.backend, settings.pool_size, settings.echo) == ("sqlite", 2, False)
+
+
+def test_an_unknown_override_is_a_configuration_error() -> None:
+    # Typed callers cannot pass one (the keywords are a TypedDict); untyped ones are checked.
+    unknown: dict[str, Any] = {"pool": 3, "colour": "blue"}
+
+    with pytest.raises(ConfigurationError, match=r"unknown setting\(s\): colour, pool"):
+        Settings.from_env({}, **unknown)
+    with pytest.raises(ConfigurationError, match=r"unknown setting\(s\): colour, pool"):
+        Settings().replace(**unknown)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("STORAGE_POOL_SIZE", "abc", "STORAGE_POOL_SIZE must be an integer, not 'abc'"),
+        ("STORAGE_POOL_SIZE", "2.5", "STORAGE_POOL_SIZE must be an integer, not '2.5'"),
+        ("STORAGE_MAX_OVERFLOW", "ten", "STORAGE_MAX_OVERFLOW must be an integer, not 'ten'"),
+        ("STORAGE_POOL_RECYCLE", "1h", "STORAGE_POOL_RECYCLE must be an integer, not '1h'"),
+        ("STORAGE_POOL_TIMEOUT", "soon", "STORAGE_POOL_TIMEOUT must be a number, not 'soon'"),
+        ("STORAGE_AUTO_CREATE", "maybe", "STORAGE_AUTO_CREATE must be true or false, not 'maybe'"),
+        ("STORAGE_POOL_PRE_PING", "2", "STORAGE_POOL_PRE_PING must be true or false, not '2'"),
+        ("STORAGE_ECHO", "yes please", "STORAGE_ECHO must be true or false, not 'yes please'"),
+        ("STORAGE_POOL_SIZE", "-1", "pool_size must be 0 or more, not -1"),
+        ("STORAGE_MAX_OVERFLOW", "-3", "max_overflow must be 0 or more, not -3"),
+        ("STORAGE_POOL_TIMEOUT", "0", "pool_timeout must be a positive number, not 0.0"),
+        ("STORAGE_CONNECT_TIMEOUT", "0", "connect_timeout must be a positive number, not 0.0"),
+        ("STORAGE_COMMAND_TIMEOUT", "-1.5", "command_timeout must be a positive number, not -1.5"),
+        ("STORAGE_COMMAND_TIMEOUT", "nan", "command_timeout must be a positive number, not nan"),
+        ("STORAGE_CONNECT_TIMEOUT", "inf", "connect_timeout must be a positive number, not inf"),
+        ("STORAGE_POOL_TIMEOUT", "1e400", "pool_timeout must be a positive number, not inf"),
+    ],
+)
+def test_a_bad_environment_value_is_a_configuration_error(
+    name: str, raw: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({name: raw})
+
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pool_size", -1), ("max_overflow", -1), ("connect_timeout", 0.0), ("pool_timeout", -2.0)],
+)
+def test_a_bad_keyword_value_is_a_configuration_error(field: str, value: float) -> None:
+    change: dict[str, Any] = {field: value}
+
+    with pytest.raises(ConfigurationError, match=field):
+        Settings(**change)
+    with pytest.raises(ConfigurationError, match=field):
+        Settings.from_env({}, **change)
+    with pytest.raises(ConfigurationError, match=field):
+        Settings().replace(**change)
+
+
+def test_zero_pool_size_and_overflow_are_allowed() -> None:
+    settings = Settings.from_env({"STORAGE_POOL_SIZE": "0", "STORAGE_MAX_OVERFLOW": "0"})
+
+    assert (settings.pool_size, settings.max_overflow) == (0, 0)
+
+
+# --- URLs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        f"postgresql+asyncpg://app:{PASSWORD}@db.example:6543/app",
+        f"postgresql+psycopg2://app:{PASSWORD}@db.example:6543/app",
+        f"postgresql://app:{PASSWORD}@db.example:6543/app",
+        f"postgres://app:{PASSWORD}@db.example:6543/app",
+    ],
+)
+def test_any_postgres_url_form_gives_both_driver_urls(given: str) -> None:
+    settings = Settings(postgres_url=given)
+
+    async_url = POSTGRES.url(settings, is_async=True)
+    sync_url = POSTGRES.url(settings, is_async=False)
+
+    rest = f"app:{PASSWORD}@db.example:6543/app"
+    assert async_url.render_as_string(hide_password=False) == f"postgresql+asyncpg://{rest}"
+    assert sync_url.render_as_string(hide_password=False) == f"postgresql+psycopg2://{rest}"
+    assert (sync_url.username, sync_url.password, sync_url.host) == ("app", PASSWORD, "db.example")
+    assert (sync_url.port, sync_url.database) == (6543, "app")
+
+
+def test_a_postgres_url_keeps_its_query() -> None:
+    settings = Settings(postgres_url="postgresql://app@db/app?application_name=toolkit")
+
+    assert POSTGRES.url(settings, is_async=False).query == {"application_name": "toolkit"}
+    assert POSTGRES.url(settings, is_async=True).query == {"application_name": "toolkit"}
+
+
+@pytest.mark.parametrize(
+    ("given", "database"),
+    [
+        ("sqlite+aiosqlite:///./toolkit.db", "./toolkit.db"),
+        ("sqlite+pysqlite:///./toolkit.db", "./toolkit.db"),
+        ("sqlite:///./toolkit.db", "./toolkit.db"),
+        ("sqlite:////var/lib/app/app.db", "/var/lib/app/app.db"),
+        ("sqlite+aiosqlite://", None),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_any_sqlite_url_form_gives_both_driver_urls(given: str, database: str | None) -> None:
+    settings = Settings(sqlite_url=given)
+
+    async_url = SQLITE.url(settings, is_async=True)
+    sync_url = SQLITE.url(settings, is_async=False)
+
+    assert async_url.drivername == "sqlite+aiosqlite"
+    assert sync_url.drivername == "sqlite+pysqlite"
+    assert async_url.database == sync_url.database == database
+    assert async_url.set(drivername="sqlite+pysqlite") == sync_url
+
+
+@pytest.mark.parametrize(
+    ("dialect_name", "raw", "message"),
+    [
+        (
+            "postgres",
+            f"mysql://app:{PASSWORD}@db.example/app",
+            "POSTGRES_DATABASE_URL must be a postgresql:// URL, not mysql://",
+        ),
+        (
+            "postgres",
+            f"sqlite+aiosqlite:///{PASSWORD}.db",
+            "POSTGRES_DATABASE_URL must be a postgresql:// URL, not sqlite+aiosqlite://",
+        ),
+        (
+            "sqlite",
+            f"mysql://app:{PASSWORD}@db.example/app",
+            "SQLITE_DATABASE_URL must be a sqlite:// URL, not mysql://",
+        ),
+        (
+            "sqlite",
+            f"postgresql://app:{PASSWORD}@db.example/app",
+            "SQLITE_DATABASE_URL must be a sqlite:// URL, not postgresql://",
+        ),
+        (
+            "sqlite",
+            f"sqlite://app:{PASSWORD}@db.example/app.db",
+            "SQLITE_DATABASE_URL names a host; a file is given as sqlite:///path/to/file.db",
+        ),
+        *[
+            (dialect_name, raw, f"{setting} is not a valid database URL")
+            for dialect_name, setting in (
+                ("postgres", "POSTGRES_DATABASE_URL"),
+                ("sqlite", "SQLITE_DATABASE_URL"),
+            )
+            for raw in (
+                f"not a url {PASSWORD}",
+                f"app:{PASSWORD}@db.example/app",
+                f"postgresql://app:{PASSWORD}@db.example:port/app",
+                "",
+            )
+        ],
+    ],
+)
+def test_a_wrong_or_malformed_url_is_a_configuration_error_without_the_password(
+    dialect_name: str, raw: str, message: str
+) -> None:
+    dialect = POSTGRES if dialect_name == "postgres" else SQLITE
+    settings = Settings(postgres_url=raw, sqlite_url=raw)
+
+    for is_async in (True, False):
+        with pytest.raises(ConfigurationError) as caught:
+            dialect.url(settings, is_async=is_async)
+        assert str(caught.value) == message
+        assert_secret_kept(caught.value)
+
+
+# --- backend names -------------------------------------------------------------------------------
+
+
+async def test_get_provider_of_an_unknown_backend_lists_the_valid_names(
+    clean_environ: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        async with get_provider("nope"):
+            pytest.fail("an unknown backend must not open a provider")
+
+    assert str(caught.value) == "unknown storage backend 'nope'; choose one of: postgres, sqlite"
+
+
+def test_get_sync_provider_of_an_unknown_backend_lists_the_valid_names(
+    clean_environ: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigurationError) as caught, get_sync_provider("nope"):
+        pytest.fail("an unknown backend must not open a provider")
+
+    assert str(caught.value) == "unknown storage backend 'nope'; choose one of: postgres, sqlite"
+
+
+async def test_an_unknown_backend_from_the_environment_is_refused(
+    clean_environ: pytest.MonkeyPatch,
+) -> None:
+    clean_environ.setenv("STORAGE_BACKEND", "mysql")
+
+    with pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, sqlite"):
+        async with get_provider():
+            pytest.fail("an unknown backend must not open a provider")
+    with (
+        pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, sqlite"),
+        get_sync_provider(),
+    ):
+        pytest.fail("an unknown backend must not open a provider")
+
+
+async def test_backend_names_are_matched_ignoring_case_and_spaces() -> None:
+    # Opening a provider connects nothing until a repository is used.
+    settings = Settings(sqlite_url="sqlite://", postgres_url="postgresql://nobody@127.0.0.1:1/x")
+    async with get_provider(" SQLite ", settings=settings) as provider:
+        assert provider is not None
+    with get_sync_provider("POSTGRES", settings=settings) as sync_provider:
+        assert sync_provider is not None
+
+
+async def test_a_url_argument_of_the_wrong_kind_is_refused_without_the_password() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        async with get_provider("postgres", url=f"mysql://app:{PASSWORD}@db.example/app"):
+            pytest.fail("a wrong URL must not open a provider")
+    assert str(caught.value) == "POSTGRES_DATABASE_URL must be a postgresql:// URL, not mysql://"
+    assert_secret_kept(caught.value)
+
+    with (
+        pytest.raises(ConfigurationError) as sync_caught,
+        get_sync_provider("sqlite", url=f"garbage {PASSWORD}"),
+    ):
+        pytest.fail("a malformed URL must not open a provider")
+    assert str(sync_caught.value) == "SQLITE_DATABASE_URL is not a valid database URL"
+    assert_secret_kept(sync_caught.value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,18 +81,24 @@ def unreachable_settings(settings: Settings, backend: str, tmp_path: Path) -> Se
 
 
 @pytest.fixture
-def hanging_settings(settings: Settings, backend: str) -> Iterator[Settings]:
-    """Settings whose backend accepts the connection and never answers (or never unlocks)."""
-    if backend == "postgres":
-        with silent_server() as port:
-            yield settings.replace(
-                postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{port}/x",
-                connect_timeout=2.0,
-            )
-    else:
-        database = make_url(settings.sqlite_url).database or ""
-        with locked_sqlite_database(database):
-            yield settings.replace(command_timeout=1.0)
+def hanging(settings: Settings, backend: str) -> Callable[[], AbstractContextManager[Settings]]:
+    """Enter to get settings whose backend accepts the connection and never answers
+    (PostgreSQL), or whose database another connection keeps locked for writing (SQLite)."""
+
+    @contextmanager
+    def hang() -> Iterator[Settings]:
+        if backend == "postgres":
+            with silent_server() as port:
+                yield settings.replace(
+                    postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{port}/x",
+                    connect_timeout=2.0,
+                )
+        else:
+            database = make_url(settings.sqlite_url).database or ""
+            with locked_sqlite_database(database):
+                yield settings.replace(command_timeout=1.0)
+
+    return hang
 
 
 @pytest.fixture

@@ -91,10 +91,10 @@ def silent_server() -> Iterator[int]:
 
 @contextmanager
 def locked_sqlite_database(path: str) -> Iterator[None]:
-    """Hold an exclusive lock on the SQLite file at ``path``: other connections wait on it."""
+    """Hold the write lock of the SQLite file at ``path``: other writers wait on it."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        connection.execute("BEGIN EXCLUSIVE")
+        connection.execute("BEGIN IMMEDIATE")
         yield
         connection.execute("ROLLBACK")
     finally:

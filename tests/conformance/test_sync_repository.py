@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -285,6 +286,7 @@ def test_an_instance_of_another_model_is_a_validation_error(
     heroes: BaseSyncRepository[Hero],
 ) -> None:
     with pytest.raises(ValidationError, match="expected a Hero"):
+        # The type checker refuses this call; the run-time check is what is under test.
         heroes.create(Team(name="not a hero"))  # type: ignore[arg-type]
 
     assert count(heroes) == 0
@@ -447,10 +449,14 @@ def test_create_many_with_a_missing_foreign_key_writes_nothing(
 # --- configuration and unavailable backends -----------------------------------------------------
 
 
-def test_an_unknown_backend_name_raises_configuration_error(settings: Settings) -> None:
+def test_an_unknown_backend_name_raises_configuration_error(
+    settings: Settings, heroes: BaseSyncRepository[Hero]
+) -> None:
     with pytest.raises(ConfigurationError, match="postgres, sqlite"):
         with get_sync_provider("cassandra", settings=settings):
             pass
+
+    assert count(heroes) == 0
 
 
 def test_a_malformed_url_raises_configuration_error_without_the_password(
@@ -482,16 +488,21 @@ def test_an_unreachable_backend_raises_backend_unavailable_naming_it(
 
 
 def test_a_backend_that_never_answers_raises_backend_unavailable_within_seconds(
-    hanging_settings: Settings, backend: str
+    hanging: Callable[[], AbstractContextManager[Settings]],
+    backend: str,
+    heroes: BaseSyncRepository[Hero],
 ) -> None:
-    started = time.monotonic()
-    with pytest.raises(BackendUnavailableError) as caught:
-        with get_sync_provider(settings=hanging_settings) as provider:
-            provider.get_repository(Hero).create(Hero(name="stuck", secret_name="s"))
+    assert count(heroes) == 0
+    with hanging() as hanging_settings:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError) as caught:
+            with get_sync_provider(settings=hanging_settings) as provider:
+                provider.get_repository(Hero).create(Hero(name="stuck", secret_name="s"))
 
-    assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 10
     assert location(hanging_settings, backend) in str(caught.value)
     assert SECRET not in str(caught.value)
+    assert count(heroes) == 0
 
 
 def test_missing_tables_are_created_on_first_use(settings: Settings, backend: str) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import make_url
 
 import models  # noqa: F401  (registers the domain tables in SQLModel.metadata)
+from tests.redis_server import redis_stack_server
 from tests.services import (
     free_port,
     fresh_postgres_database,
@@ -22,6 +25,7 @@ from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.sqlite_repo import SQLITE
 
 SQL_BACKENDS = ["postgres", "sqlite"]
+BACKENDS = [*SQL_BACKENDS, "redis"]
 
 
 @pytest.fixture(scope="session")
@@ -38,17 +42,25 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_settings(postgres_url: str, sqlite_url: str) -> Settings:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis with RedisJSON and RediSearch, started for the session on a free port."""
+    with redis_stack_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def base_settings(postgres_url: str, sqlite_url: str, redis_url: str) -> Settings:
     """Settings naming the test services, with short timeouts."""
     return Settings(
         postgres_url=postgres_url,
         sqlite_url=sqlite_url,
+        redis_url=redis_url,
         connect_timeout=3.0,
         command_timeout=10.0,
     )
 
 
-@pytest.fixture(params=SQL_BACKENDS)
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """The backend under test; each test that uses it runs once per backend."""
     name: str = request.param
@@ -57,8 +69,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(base_settings: Settings, backend: str) -> Settings:
-    """Settings for ``backend``, whose tables start empty."""
+    """Settings for ``backend``, whose tables start empty.
+
+    SQL tables are emptied; on Redis each test gets a key prefix of its own instead (so indexes
+    are made anew too, as on a fresh server).
+    """
     chosen = base_settings.replace(backend=backend)
+    if backend == "redis":
+        return chosen.replace(redis_key_prefix=f"t{uuid.uuid4().hex[:10]}")
     dialect = POSTGRES if backend == "postgres" else SQLITE
     sync_url = dialect.url(chosen, is_async=False).render_as_string(hide_password=False)
     reset_tables(sync_url)
@@ -77,6 +95,10 @@ def unreachable_settings(settings: Settings, backend: str, tmp_path: Path) -> Se
             postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{free_port()}/x",
             connect_timeout=2.0,
         )
+    if backend == "redis":
+        return settings.replace(
+            redis_url=f"redis://:{SECRET}@127.0.0.1:{free_port()}/0", connect_timeout=2.0
+        )
     return settings.replace(sqlite_url=f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db")
 
 
@@ -92,6 +114,13 @@ def hanging(settings: Settings, backend: str) -> Callable[[], AbstractContextMan
                 yield settings.replace(
                     postgres_url=f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:{port}/x",
                     connect_timeout=2.0,
+                )
+        elif backend == "redis":
+            with silent_server() as port:
+                yield settings.replace(
+                    redis_url=f"redis://:{SECRET}@127.0.0.1:{port}/0",
+                    connect_timeout=2.0,
+                    command_timeout=2.0,
                 )
         else:
             database = make_url(settings.sqlite_url).database or ""
@@ -110,6 +139,14 @@ def malformed_urls(backend: str) -> list[str]:
             f"mysql://postgres:{SECRET}@127.0.0.1:3306/x",
             f"not a url at all {SECRET}",
         ]
+    if backend == "redis":
+        return [
+            f"redis://:{SECRET}@127.0.0.1:notaport/0",
+            f"http://:{SECRET}@127.0.0.1:6379/0",
+            f"redis://:{SECRET}@127.0.0.1:6379/3",
+            f"redis://:{SECRET}@127.0.0.1:6379/0?db=2",
+            f"not a url at all {SECRET}",
+        ]
     return [
         f"sqlite+aiosqlite://user:{SECRET}@somehost:99/x.db",
         f"postgresql://user:{SECRET}@127.0.0.1/x",
@@ -118,10 +155,18 @@ def malformed_urls(backend: str) -> list[str]:
 
 
 def url_field(backend: str) -> UrlField:
-    return "postgres_url" if backend == "postgres" else "sqlite_url"
+    fields: dict[str, UrlField] = {
+        "postgres": "postgres_url",
+        "sqlite": "sqlite_url",
+        "redis": "redis_url",
+    }
+    return fields[backend]
 
 
 def location(settings: Settings, backend: str) -> str:
     """How errors name where the backend is: host and port, or the SQLite file."""
+    if backend == "redis":
+        parts = urlsplit(settings.redis_url)
+        return f"{parts.hostname}:{parts.port}"
     url = make_url(settings.postgres_url if backend == "postgres" else settings.sqlite_url)
     return f"{url.host}:{url.port}" if backend == "postgres" else str(url.database)

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg2
+import redis
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from toolkit.config import Settings
+from toolkit.redis_schema import redis_table
 from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.sqlite_repo import SQLITE
 from toolkit.schema import model_info
@@ -102,7 +104,13 @@ def locked_sqlite_database(path: str) -> Iterator[None]:
 
 
 def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
-    """Drop ``model``'s table (and what references it) from the backend's database."""
+    """Drop ``model``'s table (and what references it) from the backend's database.
+
+    On Redis: its search index and its documents.
+    """
+    if backend == "redis":
+        _drop_redis_table(settings, model)
+        return
     dialect = POSTGRES if backend == "postgres" else SQLITE
     engine = create_engine(dialect.url(settings, is_async=False))
     try:
@@ -112,3 +120,21 @@ def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
                 dependent.drop(engine, checkfirst=True)
     finally:
         engine.dispose()
+
+
+def _drop_redis_table(settings: Settings, model: type[SQLModel]) -> None:
+    described = redis_table(model)
+    prefix = settings.redis_key_prefix
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        try:
+            client.execute_command("FT.DROPINDEX", described.index_name(prefix))
+        except redis.ResponseError as exc:
+            if "unknown index" not in str(exc).lower():
+                raise
+        patterns = (f"{prefix}:{described.table}:*", f"{prefix}:__meta__:{described.table}:*")
+        for pattern in patterns:
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+    finally:
+        client.close()

@@ -346,7 +346,10 @@ async def test_get_provider_of_an_unknown_backend_lists_the_valid_names(
         async with get_provider("nope"):
             pytest.fail("an unknown backend must not open a provider")
 
-    assert str(caught.value) == "unknown storage backend 'nope'; choose one of: postgres, sqlite"
+    assert (
+        str(caught.value)
+        == "unknown storage backend 'nope'; choose one of: postgres, redis, sqlite"
+    )
 
 
 def test_get_sync_provider_of_an_unknown_backend_lists_the_valid_names(
@@ -355,7 +358,10 @@ def test_get_sync_provider_of_an_unknown_backend_lists_the_valid_names(
     with pytest.raises(ConfigurationError) as caught, get_sync_provider("nope"):
         pytest.fail("an unknown backend must not open a provider")
 
-    assert str(caught.value) == "unknown storage backend 'nope'; choose one of: postgres, sqlite"
+    assert (
+        str(caught.value)
+        == "unknown storage backend 'nope'; choose one of: postgres, redis, sqlite"
+    )
 
 
 async def test_an_unknown_backend_from_the_environment_is_refused(
@@ -363,11 +369,11 @@ async def test_an_unknown_backend_from_the_environment_is_refused(
 ) -> None:
     clean_environ.setenv("STORAGE_BACKEND", "mysql")
 
-    with pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, sqlite"):
+    with pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, redis, sqlite"):
         async with get_provider():
             pytest.fail("an unknown backend must not open a provider")
     with (
-        pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, sqlite"),
+        pytest.raises(ConfigurationError, match="'mysql'; choose one of: postgres, redis, sqlite"),
         get_sync_provider(),
     ):
         pytest.fail("an unknown backend must not open a provider")

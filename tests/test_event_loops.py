@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import psycopg2
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 
 from models import Hero
@@ -69,9 +70,21 @@ def open_connections(settings: Settings) -> set[int]:
     """Ids of the connections open to ``settings.backend``: server pids or file descriptors."""
     if settings.backend == "postgres":
         return _postgres_backend_pids(settings)
+    if settings.backend == "redis":
+        return _redis_client_ids(settings)
     if not os.path.isdir(_FD_DIR):
         pytest.skip(f"counting SQLite connections needs {_FD_DIR}")
     return _sqlite_file_descriptors(settings)
+
+
+def _redis_client_ids(settings: Settings) -> set[int]:
+    """Ids of the server's client connections, the observer's own left out."""
+    observer = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        own = int(observer.client_id())
+        return {int(client["id"]) for client in observer.client_list()} - {own}
+    finally:
+        observer.close()
 
 
 def still_open(settings: Settings, opened: set[int], timeout: float = 5.0) -> set[int]:

@@ -41,11 +41,15 @@ def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings
     monkeypatch.setenv("STORAGE_BACKEND", settings.backend)
     monkeypatch.setenv("POSTGRES_DATABASE_URL", settings.postgres_url)
     monkeypatch.setenv("SQLITE_DATABASE_URL", settings.sqlite_url)
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("REDIS_KEY_PREFIX", settings.redis_key_prefix)
     monkeypatch.setenv("STORAGE_CONNECT_TIMEOUT", str(settings.connect_timeout))
     monkeypatch.setenv("STORAGE_COMMAND_TIMEOUT", str(settings.command_timeout))
     # A setting no other test uses: sync engines live for the process, and these tests should
     # neither see nor leave the table bookkeeping of the other tests' engines.
     monkeypatch.setenv("STORAGE_POOL_RECYCLE", "3600")
+    if settings.backend == "redis":
+        return settings  # a key prefix of its own: nothing to see from other tests
     # Other tests drop tables; the process-wide sync engine made them once and would not again.
     dialect = POSTGRES if settings.backend == "postgres" else SQLITE
     engine = create_engine(dialect.url(settings, is_async=False))
@@ -222,6 +226,7 @@ def test_an_unreachable_backend_is_503_without_details(
     closed_port_url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{free_port()}/x"
     monkeypatch.setenv("POSTGRES_DATABASE_URL", closed_port_url)
     monkeypatch.setenv("SQLITE_DATABASE_URL", f"sqlite:///{missing_dir}/toolkit.db")
+    monkeypatch.setenv("REDIS_URL", f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0")
 
     with TestClient(create_app()) as unreachable:
         answers = [unreachable.get("/heroes/1"), unreachable.get("/sync/heroes")]

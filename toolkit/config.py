@@ -5,7 +5,8 @@
 | ``STORAGE_BACKEND`` | backend used when none is named | ``sqlite`` |
 | ``POSTGRES_DATABASE_URL`` | PostgreSQL URL, async or sync form | see `Settings.postgres_url` |
 | ``SQLITE_DATABASE_URL`` | SQLite URL, async or sync form | ``sqlite+aiosqlite:///./toolkit.db`` |
-| ``REDIS_URL`` | Redis URL | ``redis://127.0.0.1:6379/0`` |
+| ``REDIS_URL`` | Redis URL, database 0 only | ``redis://127.0.0.1:6379/0`` |
+| ``REDIS_KEY_PREFIX`` | first part of every Redis key and index name | ``toolkit`` |
 | ``STORAGE_POOL_SIZE`` | connections kept per pool | ``5`` |
 | ``STORAGE_MAX_OVERFLOW`` | connections allowed above the pool size | ``10`` |
 | ``STORAGE_POOL_TIMEOUT`` | seconds to wait for a free pooled connection | ``30`` |
@@ -44,6 +45,7 @@ class Settings:
     postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     sqlite_url: str = "sqlite+aiosqlite:///./toolkit.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "toolkit"
     pool_size: int = 5
     max_overflow: int = 10
     pool_timeout: float = 30.0
@@ -55,6 +57,11 @@ class Settings:
     echo: bool = False
 
     def __post_init__(self) -> None:
+        if not self.redis_key_prefix or any(c in self.redis_key_prefix for c in " :{}*?[]"):
+            raise ConfigurationError(
+                f"redis_key_prefix must be a non-empty word without spaces, ':' or glob "
+                f"characters, not {self.redis_key_prefix!r}"
+            )
         for name in ("pool_size", "max_overflow"):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"{name} must be 0 or more, not {getattr(self, name)}")
@@ -105,6 +112,7 @@ class SettingsChanges(TypedDict, total=False):
     postgres_url: str
     sqlite_url: str
     redis_url: str
+    redis_key_prefix: str
     pool_size: int
     max_overflow: int
     pool_timeout: float
@@ -121,6 +129,7 @@ _ENV_NAMES = {
     "postgres_url": "POSTGRES_DATABASE_URL",
     "sqlite_url": "SQLITE_DATABASE_URL",
     "redis_url": "REDIS_URL",
+    "redis_key_prefix": "REDIS_KEY_PREFIX",
     "pool_size": "STORAGE_POOL_SIZE",
     "max_overflow": "STORAGE_MAX_OVERFLOW",
     "pool_timeout": "STORAGE_POOL_TIMEOUT",

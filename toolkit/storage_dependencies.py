@@ -15,7 +15,12 @@ from toolkit.config import Settings, UrlField
 from toolkit.engines import AsyncSqlEngines
 from toolkit.errors import ConfigurationError
 from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.providers import RepositoryProvider, SqlRepositoryProvider
+from toolkit.repositories.providers import (
+    RedisRepositoryProvider,
+    RepositoryProvider,
+    SqlRepositoryProvider,
+)
+from toolkit.repositories.redis_repo import RedisClients, RedisScope
 from toolkit.repositories.sql_dialect import SqlDialect
 from toolkit.repositories.sql_repo import SqlConnectionScope
 from toolkit.repositories.sqlite_repo import SQLITE
@@ -33,6 +38,7 @@ class Backend:
 
 
 _ENGINES = AsyncSqlEngines()
+_REDIS_CLIENTS = RedisClients()
 _BACKENDS: dict[str, Backend] = {}
 
 
@@ -59,8 +65,15 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     return Backend(dialect.name, open_provider, url_field)
 
 
+@asynccontextmanager
+async def _open_redis(settings: Settings) -> AsyncIterator[RepositoryProvider]:
+    client = await _REDIS_CLIENTS.get(settings)
+    yield RedisRepositoryProvider(RedisScope(client, settings.redis_key_prefix))
+
+
 register_backend(_sql_backend(POSTGRES, "postgres_url"))
 register_backend(_sql_backend(SQLITE, "sqlite_url"))
+register_backend(Backend("redis", _open_redis, "redis_url"))
 
 
 @asynccontextmanager
@@ -92,5 +105,6 @@ async def get_repository_provider() -> AsyncGenerator[RepositoryProvider, None]:
 
 
 async def dispose_engines() -> None:
-    """Close the engines now and drop them; later calls make new ones."""
+    """Close the engines and clients now and drop them; later calls make new ones."""
     await _ENGINES.dispose()
+    await _REDIS_CLIENTS.dispose()

@@ -22,7 +22,12 @@ from toolkit.errors import ConfigurationError
 from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.sql_dialect import SqlDialect
 from toolkit.repositories.sqlite_repo import SQLITE
-from toolkit.repositories.sync_providers import SyncRepositoryProvider, SyncSqlRepositoryProvider
+from toolkit.repositories.sync_providers import (
+    SyncRedisRepositoryProvider,
+    SyncRepositoryProvider,
+    SyncSqlRepositoryProvider,
+)
+from toolkit.repositories.sync_redis_repo import SyncRedisClients, SyncRedisScope
 from toolkit.repositories.sync_sql_repo import SyncSqlConnectionScope
 
 ProviderFactory = Callable[[Settings], AbstractContextManager[SyncRepositoryProvider]]
@@ -38,6 +43,7 @@ class Backend:
 
 
 _ENGINES = SyncSqlEngines()
+_REDIS_CLIENTS = SyncRedisClients()
 _BACKENDS: dict[str, Backend] = {}
 
 
@@ -64,8 +70,15 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     return Backend(dialect.name, open_provider, url_field)
 
 
+@contextmanager
+def _open_redis(settings: Settings) -> Iterator[SyncRepositoryProvider]:
+    client = _REDIS_CLIENTS.get(settings)
+    yield SyncRedisRepositoryProvider(SyncRedisScope(client, settings.redis_key_prefix))
+
+
 register_backend(_sql_backend(POSTGRES, "postgres_url"))
 register_backend(_sql_backend(SQLITE, "sqlite_url"))
+register_backend(Backend("redis", _open_redis, "redis_url"))
 
 
 @contextmanager
@@ -97,5 +110,6 @@ def get_sync_repository_provider() -> Generator[SyncRepositoryProvider, None, No
 
 
 def dispose_engines() -> None:
-    """Close the engines now and drop them; later calls make new ones."""
+    """Close the engines and clients now and drop them; later calls make new ones."""
     _ENGINES.dispose()
+    _REDIS_CLIENTS.dispose()

@@ -454,7 +454,7 @@ async def test_create_many_with_a_missing_foreign_key_writes_nothing(
 async def test_an_unknown_backend_name_raises_configuration_error(
     settings: Settings, heroes: BaseRepository[Hero]
 ) -> None:
-    with pytest.raises(ConfigurationError, match="postgres, sqlite"):
+    with pytest.raises(ConfigurationError, match="postgres, redis, sqlite"):
         async with get_provider("cassandra", settings=settings):
             pass
 
@@ -527,29 +527,3 @@ async def test_without_auto_create_a_missing_table_raises_backend_unavailable(
     with pytest.raises(BackendUnavailableError, match="team"):
         async with get_provider(settings=fresh) as provider:
             await provider.get_repository(Team).list()
-
-
-async def test_a_one_connection_pool_serves_a_provider_that_creates_tables(
-    settings: Settings, backend: str
-) -> None:
-    drop_table(settings, backend, Team)
-    tiny = settings.replace(pool_size=1, max_overflow=0, pool_timeout=2.0)
-
-    async with get_provider(settings=tiny) as provider:
-        actions = await provider.get_repository(ActionExecution).list()
-        teams = await provider.get_repository(Team).list()  # creates team on the same connection
-        heroes = await provider.get_repository(Hero).list()
-
-    assert (actions, teams, heroes) == ([], [], [])
-
-
-async def test_an_exhausted_pool_raises_backend_unavailable(
-    settings: Settings, backend: str
-) -> None:
-    tiny = settings.replace(pool_size=1, max_overflow=0, pool_timeout=1.0, pool_recycle=7)
-
-    async with get_provider(settings=tiny) as holder:
-        await holder.get_repository(Team).list()  # holds the only connection
-        with pytest.raises(BackendUnavailableError):
-            async with get_provider(settings=tiny) as waiting:
-                await waiting.get_repository(Team).list()

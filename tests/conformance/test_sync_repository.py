@@ -452,7 +452,7 @@ def test_create_many_with_a_missing_foreign_key_writes_nothing(
 def test_an_unknown_backend_name_raises_configuration_error(
     settings: Settings, heroes: BaseSyncRepository[Hero]
 ) -> None:
-    with pytest.raises(ConfigurationError, match="postgres, sqlite"):
+    with pytest.raises(ConfigurationError, match="postgres, redis, sqlite"):
         with get_sync_provider("cassandra", settings=settings):
             pass
 
@@ -525,27 +525,3 @@ def test_without_auto_create_a_missing_table_raises_backend_unavailable(
     with pytest.raises(BackendUnavailableError, match="team"):
         with get_sync_provider(settings=fresh) as provider:
             provider.get_repository(Team).list()
-
-
-def test_a_one_connection_pool_serves_a_provider_that_creates_tables(
-    settings: Settings, backend: str
-) -> None:
-    drop_table(settings, backend, Team)
-    tiny = settings.replace(pool_size=1, max_overflow=0, pool_timeout=2.0)
-
-    with get_sync_provider(settings=tiny) as provider:
-        actions = provider.get_repository(ActionExecution).list()
-        teams = provider.get_repository(Team).list()  # creates team on the same connection
-        heroes = provider.get_repository(Hero).list()
-
-    assert (actions, teams, heroes) == ([], [], [])
-
-
-def test_an_exhausted_pool_raises_backend_unavailable(settings: Settings, backend: str) -> None:
-    tiny = settings.replace(pool_size=1, max_overflow=0, pool_timeout=1.0, pool_recycle=7)
-
-    with get_sync_provider(settings=tiny) as holder:
-        holder.get_repository(Team).list()  # holds the only connection
-        with pytest.raises(BackendUnavailableError):
-            with get_sync_provider(settings=tiny) as waiting:
-                waiting.get_repository(Team).list()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.redis_repo import RedisRepository, RedisScope
 from toolkit.repositories.sql_repo import SqlConnectionScope, SqlRepository
 from toolkit.schema import ModelT
 
@@ -33,3 +34,17 @@ class SqlRepositoryProvider:
     async def close(self) -> None:
         """Return the connection to the pool; the provider's repositories are done with."""
         await self._scope.close()
+
+
+class RedisRepositoryProvider:
+    """`RepositoryProvider` on Redis: its repositories share one client of the event loop."""
+
+    def __init__(self, scope: RedisScope) -> None:
+        self._scope = scope
+        self._repositories: dict[type[Any], Any] = {}
+
+    def get_repository(self, model_cls: type[ModelT]) -> BaseRepository[ModelT]:
+        repository: BaseRepository[ModelT] | None = self._repositories.get(model_cls)
+        if repository is None:
+            repository = self._repositories[model_cls] = RedisRepository(model_cls, self._scope)
+        return repository

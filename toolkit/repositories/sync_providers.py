@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from toolkit.repositories.sync_base import BaseSyncRepository
+from toolkit.repositories.sync_redis_repo import SyncRedisRepository, SyncRedisScope
 from toolkit.repositories.sync_sql_repo import SyncSqlConnectionScope, SyncSqlRepository
 from toolkit.schema import ModelT
 
@@ -35,3 +36,17 @@ class SyncSqlRepositoryProvider:
     def close(self) -> None:
         """Return the connection to the pool; the provider's repositories are done with."""
         self._scope.close()
+
+
+class SyncRedisRepositoryProvider:
+    """`SyncRepositoryProvider` on Redis: its repositories share one client of the event loop."""
+
+    def __init__(self, scope: SyncRedisScope) -> None:
+        self._scope = scope
+        self._repositories: dict[type[Any], Any] = {}
+
+    def get_repository(self, model_cls: type[ModelT]) -> BaseSyncRepository[ModelT]:
+        repository: BaseSyncRepository[ModelT] | None = self._repositories.get(model_cls)
+        if repository is None:
+            repository = self._repositories[model_cls] = SyncRedisRepository(model_cls, self._scope)
+        return repository

@@ -1,0 +1,194 @@
+-- Every write of the Redis backend, as one atomic script.
+--
+-- ARGV[1]  "create" | "update" | "delete"
+-- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, pk, numeric, unique,
+--          fks, refs}}}, made by toolkit/redis_schema.py
+-- create:  ARGV[3..] triples (primary key token or "" to generate one, document JSON,
+--          constraint tokens JSON {"u": {group: token}, "f": {field: token}})
+-- update:  ARGV[3..5] one such triple
+-- delete:  ARGV[3] the primary key token
+--
+-- Returns {"ok", token...} ({"ok"} alone: no such row to update or delete), or
+-- {"conflict" | "constraint", field, item number}.
+-- Every check runs before the first write, so a refused call writes nothing.
+
+local op = ARGV[1]
+local plan = cjson.decode(ARGV[2])
+local root = plan.tables[plan.root]
+
+local function ids_key(t) return t.meta .. "ids" end
+local function seq_key(t) return t.meta .. "seq" end
+local function unique_key(t, group) return t.meta .. "unique:" .. group end
+local function children_key(t, field, parent) return t.meta .. "fk:" .. field .. ":" .. parent end
+local function field_path(name) return '$["' .. name .. '"]' end
+
+local function stored_keys(key)
+  local raw = redis.call("JSON.GET", key, "$.__keys")
+  if not raw then return nil end
+  return cjson.decode(raw)[1]
+end
+
+local function add_id(t, token)
+  local score = 0
+  if t.numeric then score = token end
+  redis.call("ZADD", ids_key(t), score, token)
+end
+
+local function missing_parent(t, keys, created)
+  for _, fk in ipairs(t.fks) do
+    local token = keys.f[fk.field]
+    if token and not created[fk.parent .. token]
+        and redis.call("EXISTS", fk.parent .. token) == 0 then
+      return fk.field
+    end
+  end
+  return nil
+end
+
+local function create()
+  local count = (#ARGV - 2) / 3
+  local tokens, generated, created, claimed = {}, {}, {}, {}
+  for i = 1, count do
+    local token = ARGV[3 * i]
+    local keys = cjson.decode(ARGV[3 * i + 2])
+    if token == "" then
+      repeat
+        token = string.format("%d", redis.call("INCR", seq_key(root)))
+      until redis.call("EXISTS", root.key .. token) == 0 and not created[root.key .. token]
+      generated[i] = true
+    elseif created[root.key .. token] or redis.call("EXISTS", root.key .. token) == 1 then
+      return {"conflict", root.pk, i}
+    end
+    for group, value in pairs(keys.u) do
+      local slot = unique_key(root, group) .. "\0" .. value
+      if claimed[slot] or redis.call("HEXISTS", unique_key(root, group), value) == 1 then
+        return {"conflict", group, i}
+      end
+      claimed[slot] = true
+    end
+    created[root.key .. token] = true
+    local field = missing_parent(root, keys, created)
+    if field then return {"constraint", field, i} end
+    tokens[i] = token
+  end
+  local result = {"ok"}
+  for i = 1, count do
+    local token = tokens[i]
+    local key = root.key .. token
+    local keys = cjson.decode(ARGV[3 * i + 2])
+    redis.call("JSON.SET", key, "$", ARGV[3 * i + 1])
+    if generated[i] then
+      redis.call("JSON.SET", key, field_path(root.pk), token)
+    elseif root.numeric then
+      -- Explicit integer keys move the counter past them, so generated keys never collide.
+      local current = tonumber(redis.call("GET", seq_key(root)) or "0")
+      if tonumber(token) > current then redis.call("SET", seq_key(root), token) end
+    end
+    add_id(root, token)
+    for group, value in pairs(keys.u) do
+      redis.call("HSET", unique_key(root, group), value, token)
+    end
+    for _, fk in ipairs(root.fks) do
+      local parent = keys.f[fk.field]
+      if parent then redis.call("SADD", children_key(root, fk.field, parent), token) end
+    end
+    result[i + 1] = token
+  end
+  return result
+end
+
+local function update()
+  local token = ARGV[3]
+  local key = root.key .. token
+  if redis.call("EXISTS", key) == 0 then return {"ok"} end
+  local keys = cjson.decode(ARGV[5])
+  local old = stored_keys(key) or {u = {}, f = {}}
+  for group, value in pairs(keys.u) do
+    if old.u[group] ~= value then
+      local owner = redis.call("HGET", unique_key(root, group), value)
+      if owner and owner ~= token then return {"conflict", group, 1} end
+    end
+  end
+  local field = missing_parent(root, keys, {})
+  if field then return {"constraint", field, 1} end
+  redis.call("JSON.SET", key, "$", ARGV[4])
+  for group, value in pairs(old.u) do
+    if keys.u[group] ~= value then redis.call("HDEL", unique_key(root, group), value) end
+  end
+  for group, value in pairs(keys.u) do
+    if old.u[group] ~= value then redis.call("HSET", unique_key(root, group), value, token) end
+  end
+  for _, fk in ipairs(root.fks) do
+    local before, after = old.f[fk.field], keys.f[fk.field]
+    if before ~= after then
+      if before then redis.call("SREM", children_key(root, fk.field, before), token) end
+      if after then redis.call("SADD", children_key(root, fk.field, after), token) end
+    end
+  end
+  return {"ok", token}
+end
+
+local function delete()
+  local token = ARGV[3]
+  if redis.call("EXISTS", root.key .. token) == 0 then return {"ok"} end
+  local deletes, nulls, seen = {}, {}, {}
+
+  -- First every check: what the foreign keys' ON DELETE rules make of this delete.
+  local function collect(name, doc)
+    local t = plan.tables[name]
+    if seen[t.key .. doc] then return nil end
+    seen[t.key .. doc] = true
+    deletes[#deletes + 1] = {t, doc}
+    for _, ref in ipairs(t.refs) do
+      local child = plan.tables[ref.table]
+      local members = redis.call("SMEMBERS", children_key(child, ref.field, doc))
+      if #members > 0 then
+        if ref.rule == "CASCADE" then
+          for _, member in ipairs(members) do
+            local refused = collect(ref.table, member)
+            if refused then return refused end
+          end
+        elseif ref.rule == "SET NULL" and ref.nullable then
+          for _, member in ipairs(members) do
+            nulls[#nulls + 1] = {child, member, ref.field, doc}
+          end
+        else
+          return {"constraint", ref.table .. "." .. ref.field, 1}
+        end
+      end
+    end
+    return nil
+  end
+  local refused = collect(plan.root, token)
+  if refused then return refused end
+
+  -- Then the writes.
+  for _, entry in ipairs(nulls) do
+    local child, member, field, parent = entry[1], entry[2], entry[3], entry[4]
+    if not seen[child.key .. member] then
+      redis.call("JSON.SET", child.key .. member, field_path(field), "null")
+      redis.call("JSON.DEL", child.key .. member, '$.__keys.f["' .. field .. '"]')
+    end
+    redis.call("SREM", children_key(child, field, parent), member)
+  end
+  for _, entry in ipairs(deletes) do
+    local t, doc = entry[1], entry[2]
+    local key = t.key .. doc
+    local old = stored_keys(key)
+    if old then
+      for group, value in pairs(old.u) do redis.call("HDEL", unique_key(t, group), value) end
+      for _, fk in ipairs(t.fks) do
+        local parent = old.f[fk.field]
+        if parent then redis.call("SREM", children_key(t, fk.field, parent), doc) end
+      end
+    end
+    redis.call("DEL", key)
+    redis.call("ZREM", ids_key(t), doc)
+  end
+  return {"ok", token}
+end
+
+if op == "create" then return create() end
+if op == "update" then return update() end
+if op == "delete" then return delete() end
+return redis.error_reply("unknown operation " .. tostring(op))

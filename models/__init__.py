@@ -1,6 +1,21 @@
 """The application's domain models: each a SQLModel class that is both table and schema."""
 
+from models.accounts import AccountBase, UserAccount
 from models.action_execution import ActionExecution, ActionStatus
-from models.heroes import Hero, Team
+from models.heroes import Hero, Incident, Mission, Power, Sidekick, Team
+from models.shipments import Shipment, ShipmentStatus
 
-__all__ = ["ActionExecution", "ActionStatus", "Hero", "Team"]
+__all__ = [
+    "AccountBase",
+    "ActionExecution",
+    "ActionStatus",
+    "Hero",
+    "Incident",
+    "Mission",
+    "Power",
+    "Shipment",
+    "ShipmentStatus",
+    "Sidekick",
+    "Team",
+    "UserAccount",
+]

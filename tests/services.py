@@ -114,10 +114,13 @@ def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
     dialect = POSTGRES if backend == "postgres" else SQLITE
     engine = create_engine(dialect.url(settings, is_async=False))
     try:
-        table = model_info(model).table
-        for dependent in reversed(SQLModel.metadata.sorted_tables):
-            if dependent is table or any(fk.column.table is table for fk in dependent.foreign_keys):
-                dependent.drop(engine, checkfirst=True)
+        doomed = {model_info(model).table}
+        for candidate in SQLModel.metadata.sorted_tables:  # parents come before children
+            if any(fk.column.table in doomed for fk in candidate.foreign_keys):
+                doomed.add(candidate)
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table in doomed:
+                table.drop(engine, checkfirst=True)
     finally:
         engine.dispose()
 

@@ -47,6 +47,14 @@ def test_demo_runs_on_postgres(module: str, tmp_path: Path, postgres_url: str) -
     assert "postgres" in completed.stdout
 
 
+@pytest.mark.parametrize("module", DEMOS)
+def test_demo_runs_on_redis(module: str, tmp_path: Path, redis_url: str) -> None:
+    completed = run_demo(module, tmp_path, "--backend", "redis", REDIS_URL=redis_url)
+
+    assert completed.returncode == 0, completed.stderr
+    assert "redis" in completed.stdout
+
+
 def test_demo_reports_an_unknown_backend_and_exits_1(tmp_path: Path) -> None:
     completed = run_demo("toolkit", tmp_path, "--backend", "nope")
 

@@ -1,7 +1,8 @@
 """A short tour of the toolkit (async): create, read, update, list and delete on one backend.
 
 Run it with ``python -m toolkit`` (SQLite by default, no server needed) or
-``python -m toolkit --backend postgres``. ``python -m toolkit.sync_demo`` is the sync twin.
+``python -m toolkit --backend postgres`` (or ``redis``).
+``python -m toolkit.sync_demo`` is the sync twin.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def run_demo_cli(
     parser.add_argument(
         "--backend",
         default=None,
-        help="postgres or sqlite (default: STORAGE_BACKEND, else sqlite)",
+        help="postgres, redis or sqlite (default: STORAGE_BACKEND, else sqlite)",
     )
     args = parser.parse_args(argv)
     try:

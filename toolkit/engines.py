@@ -8,6 +8,7 @@ that matters, running DDL through ``run_sync`` on an async connection, cannot be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -39,12 +40,22 @@ def _create_missing(connection: Connection, tables: Sequence[Table]) -> None:
 class _EngineBase(Generic[EngineT]):
     """An engine and the tables it has made sure exist (the creating is the caller's)."""
 
-    def __init__(self, dialect: SqlDialect, url: URL, engine: EngineT, auto_create: bool) -> None:
+    def __init__(self, dialect: SqlDialect, url: URL, engine: EngineT, settings: Settings) -> None:
         self.dialect = dialect
         self.url = url
         self.engine: EngineT = engine
-        self._auto_create = auto_create
+        self._auto_create = settings.auto_create
+        self._wait = settings.pool_timeout
+        # An in-memory database lives in one connection that every provider shares: they take
+        # turns, as they would on a pool of one connection.
+        self._single = dialect.single_connection(url)
         self._ready: set[str] = set()
+
+    def _busy(self) -> TimeoutError:
+        return TimeoutError(
+            f"the single connection of {self.dialect.describe(self.url)} stayed in use by "
+            f"another provider for {self._wait} s"
+        )
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""
@@ -60,10 +71,41 @@ class AsyncSqlEngine(_EngineBase[AsyncEngine]):
     """An async engine of one event loop."""
 
     def __init__(
-        self, dialect: SqlDialect, url: URL, engine: AsyncEngine, auto_create: bool
+        self, dialect: SqlDialect, url: URL, engine: AsyncEngine, settings: Settings
     ) -> None:
-        super().__init__(dialect, url, engine, auto_create)
+        super().__init__(dialect, url, engine, settings)
         self.lock = asyncio.Lock()
+        self._turn = asyncio.Lock()
+
+    async def connect(self) -> AsyncConnection:
+        """A pooled connection (autocommitting), for one provider until `release`."""
+        if self._single:
+            try:
+                await asyncio.wait_for(self._turn.acquire(), self._wait)
+            except TimeoutError:
+                raise self._busy() from None
+        try:
+            return await self.engine.connect()
+        except BaseException:
+            if self._single:
+                self._turn.release()
+            raise
+
+    async def release(self, connection: AsyncConnection, *, broken: bool = False) -> None:
+        """Give ``connection`` back to the pool (``broken``: it may be in any state)."""
+        try:
+            # Closing hands it back to the pool, which rolls back whatever was left open (a
+            # cancelled or timed-out call); a connection that cannot even do that is dropped.
+            try:
+                await connection.close()
+            except Exception:
+                if not broken:
+                    raise
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+        finally:
+            if self._single:
+                self._turn.release()
 
     async def create_tables(self, connection: AsyncConnection, tables: Sequence[Table]) -> None:
         """Create those of ``tables`` that do not exist, on ``connection``."""
@@ -73,9 +115,37 @@ class AsyncSqlEngine(_EngineBase[AsyncEngine]):
 class SyncSqlEngine(_EngineBase[Engine]):
     """A sync engine."""
 
-    def __init__(self, dialect: SqlDialect, url: URL, engine: Engine, auto_create: bool) -> None:
-        super().__init__(dialect, url, engine, auto_create)
+    def __init__(self, dialect: SqlDialect, url: URL, engine: Engine, settings: Settings) -> None:
+        super().__init__(dialect, url, engine, settings)
         self.lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def connect(self) -> Connection:
+        """A pooled connection (autocommitting), for one provider until `release`."""
+        if self._single and not self._turn.acquire(timeout=self._wait):
+            raise self._busy()
+        try:
+            return self.engine.connect()
+        except BaseException:
+            if self._single:
+                self._turn.release()
+            raise
+
+    def release(self, connection: Connection, *, broken: bool = False) -> None:
+        """Give ``connection`` back to the pool (``broken``: it may be in any state)."""
+        try:
+            # Closing hands it back to the pool, which rolls back whatever was left open (a
+            # cancelled or timed-out call); a connection that cannot even do that is dropped.
+            try:
+                connection.close()
+            except Exception:
+                if not broken:
+                    raise
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
+        finally:
+            if self._single:
+                self._turn.release()
 
     def create_tables(self, connection: Connection, tables: Sequence[Table]) -> None:
         """Create those of ``tables`` that do not exist, on ``connection``."""
@@ -104,7 +174,7 @@ class AsyncSqlEngines:
             options = dialect.engine_options(url, settings, is_async=True)
             engine = create_async_engine(url, echo=settings.echo, **options)
             _listen_for_connects(engine.sync_engine, dialect)
-            return AsyncSqlEngine(dialect, url, engine, settings.auto_create)
+            return AsyncSqlEngine(dialect, url, engine, settings)
 
         # Settings are frozen and hashable: equal settings share an engine, found at once.
         return await self._engines.get((dialect.name, settings), make)
@@ -128,7 +198,7 @@ class SyncSqlEngines:
             options = dialect.engine_options(url, settings, is_async=False)
             engine = create_engine(url, echo=settings.echo, **options)
             _listen_for_connects(engine, dialect)
-            return SyncSqlEngine(dialect, url, engine, settings.auto_create)
+            return SyncSqlEngine(dialect, url, engine, settings)
 
         return self._engines.get((dialect.name, settings), make)
 

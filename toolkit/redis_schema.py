@@ -3,7 +3,8 @@
 - Each row is a JSON document at ``<prefix>:<table>:<primary key>``. Values are stored so that
   they come back exactly and compare in the index as they do in SQL: datetimes as integer
   microseconds since the epoch (UTC), dates as days since the epoch, Decimals as strings, UUIDs
-  and enums as their string (or integer) values, JSON fields as JSON.
+  and enums as their string (or integer) values, JSON fields as JSON text (RedisJSON would turn
+  integers beyond 64 bits into doubles).
 - Bookkeeping lives beside the documents under ``<prefix>:__meta__:<table>:``: the sorted set of
   primary keys (``list()`` order), the key counter for integer keys, one hash per unique
   constraint (value -> owner) and one set per foreign key and parent (the children to cascade).
@@ -26,16 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
-from types import UnionType
 from typing import Any, Generic
 from urllib.parse import urlsplit
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import SQLModel
 
 from toolkit.errors import ConfigurationError
-from toolkit.schema import ModelInfo, ModelT, build_instance, model_info
+from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, strip_optional
 
 __all__ = [
     "RedisTable",
@@ -70,7 +70,7 @@ def _identity(value: Any) -> Any:
 
 
 def _codec(name: str, annotation: Any) -> FieldCodec:
-    kind = _strip_optional(annotation)
+    kind = strip_optional(annotation)
     if kind is bool:
         return FieldCodec(name, _identity, bool, lambda v: "1" if v else "0", bool)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -90,34 +90,32 @@ def _codec(name: str, annotation: Any) -> FieldCodec:
         return FieldCodec(name, _date_to_int, _int_to_date, lambda v: str(_date_to_int(v)), int)
     if kind is Decimal:
         return FieldCodec(name, str, Decimal, lambda v: str(v.normalize()), str)
-    # Anything else (JSON fields, pydantic types such as EmailStr): pydantic's own JSON form.
+    # Anything else: pydantic's own JSON form. Containers (JSON fields) are kept as JSON text:
+    # RedisJSON would turn integers beyond 64 bits into doubles, and SQL keeps them exactly.
     adapter: TypeAdapter[Any] = TypeAdapter(kind)
+
+    def token(value: Any) -> str:
+        return json.dumps(adapter.dump_python(value, mode="json"), sort_keys=True)
+
+    if _is_json_container(kind):
+        return FieldCodec(
+            name,
+            lambda v: _dumps(adapter.dump_python(v, mode="json")),
+            lambda v: adapter.validate_python(json.loads(v)),
+            token,
+            str,
+        )
     return FieldCodec(
-        name,
-        lambda v: adapter.dump_python(v, mode="json"),
-        adapter.validate_python,
-        lambda v: json.dumps(adapter.dump_python(v, mode="json"), sort_keys=True),
-        _stored_type_of(kind),
+        name, lambda v: adapter.dump_python(v, mode="json"), adapter.validate_python, token, str
     )
 
 
-def _stored_type_of(kind: Any) -> Any:
+def _is_json_container(kind: Any) -> bool:
+    """Whether values of ``kind`` are JSON objects or arrays (dicts, lists, models, Any)."""
     origin = typing.get_origin(kind) or kind
-    if origin in (dict, Mapping):
-        return dict[str, Any]
-    if origin in (list, tuple, set, frozenset):
-        return list[Any]
-    if isinstance(kind, type) and issubclass(kind, str):
-        return str
-    return Any
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, UnionType):
-        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
+    if origin is Any or origin in (dict, list, tuple, set, frozenset):
+        return True
+    return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
 
 
 def _datetime_to_int(value: datetime) -> int:
@@ -225,14 +223,14 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
     info = model_info(model)
     table = info.table
     codecs = tuple(_codec(name, model.model_fields[name].annotation) for name in info.field_names)
-    pk_column = table.columns[info.pk_name]
+    columns = dict(zip(info.field_names, info.columns, strict=True))
     pk_codec = next(codec for codec in codecs if codec.name == info.pk_name)
-    auto_pk = pk_codec.stored_type is int and pk_column.autoincrement in (True, "auto")
-    for column in table.columns:
+    auto_pk = pk_codec.stored_type is int and columns[info.pk_name].autoincrement in (True, "auto")
+    for name, column in columns.items():
         for fk in column.foreign_keys:
             if not fk.column.primary_key:
                 raise ConfigurationError(
-                    f"{info.name}.{column.key}: the Redis backend supports foreign keys to a "
+                    f"{info.name}.{name}: the Redis backend supports foreign keys to a "
                     f"primary key only, not to {fk.target_fullname}"
                 )
     return RedisTable(
@@ -243,19 +241,29 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
         auto_pk=auto_pk,
         unique_groups=_unique_groups(table),
         foreign_keys=tuple(
-            (column.key, next(iter(column.foreign_keys)).column.table.name)
-            for column in table.columns
+            (name, next(iter(column.foreign_keys)).column.table.name)
+            for name, column in columns.items()
             if column.foreign_keys
         ),
         indexed=frozenset(
-            column.key
-            for column in table.columns
+            name
+            for name, column in columns.items()
             if column.primary_key or column.index or column.unique or column.foreign_keys
         ),
     )
 
 
+def _field_names(table: Table) -> dict[str, str]:
+    """Column key -> the model field it holds (they differ for ``sa_column=Column("x")``)."""
+    for mapper in SQLModel._sa_registry.mappers:
+        if mapper.local_table is table:
+            return {column.key: prop.key for prop in mapper.column_attrs for column in prop.columns}
+    return {column.key: column.key for column in table.columns}
+
+
 def _unique_groups(table: Table) -> tuple[tuple[str, ...], ...]:
+    """The field names of each unique constraint of ``table``."""
+    field = _field_names(table)
     groups: list[tuple[str, ...]] = [(column.key,) for column in table.columns if column.unique]
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint):
@@ -263,7 +271,8 @@ def _unique_groups(table: Table) -> tuple[tuple[str, ...], ...]:
     for index in table.indexes:
         if index.unique:
             groups.append(tuple(column.key for column in index.columns))
-    return tuple(dict.fromkeys(group for group in groups if group))
+    named = (tuple(field[key] for key in group) for group in groups if group)
+    return tuple(dict.fromkeys(named))
 
 
 @functools.cache
@@ -277,13 +286,14 @@ def _plan(table: Table, prefix: str) -> str:
         entry = _table_plan(current, prefix)
         tables[current.name] = entry
         for child in current.metadata.sorted_tables:
+            child_field = _field_names(child)
             for column in child.columns:
                 for fk in column.foreign_keys:
                     if fk.column.table is current:
                         entry["refs"].append(
                             {
                                 "table": child.name,
-                                "field": column.key,
+                                "field": child_field[column.key],
                                 "rule": (fk.ondelete or "NO ACTION").upper(),
                                 "nullable": bool(column.nullable),
                             }
@@ -293,15 +303,16 @@ def _plan(table: Table, prefix: str) -> str:
 
 
 def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
+    field = _field_names(table)
     pk = next(iter(table.primary_key.columns))
     return {
         "key": f"{prefix}:{table.name}:",
         "meta": f"{prefix}:__meta__:{table.name}:",
-        "pk": pk.key,
+        "pk": field[pk.key],
         "numeric": pk.type.python_type is int,
         "unique": [",".join(group) for group in _unique_groups(table)],
         "fks": [
-            {"field": column.key, "parent": f"{prefix}:{fk.column.table.name}:"}
+            {"field": field[column.key], "parent": f"{prefix}:{fk.column.table.name}:"}
             for column in table.columns
             for fk in column.foreign_keys
         ],

@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import UnionType
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 from uuid import UUID
 
 import pydantic
 from pydantic import TypeAdapter
 from pydantic_core import ErrorDetails
-from sqlalchemy import Table
+from sqlalchemy import Column, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
@@ -37,6 +37,7 @@ __all__ = [
     "PrimaryKey",
     "build_instance",
     "model_info",
+    "strip_optional",
     "to_utc",
     "validate_all",
     "validate_for_write",
@@ -64,7 +65,9 @@ class ModelInfo(Generic[ModelT]):
     pk_name: str
     pk_adapter: TypeAdapter[Any]
     field_names: tuple[str, ...]
+    columns: tuple[Column[Any], ...]  # the column of each of field_names, in the same order
     datetime_fields: tuple[str, ...]
+    by_alias: bool  # fields with aliases: validate by field name all the same
 
     def coerce_pk(self, id: object) -> Any:
         """The primary key value as the model types it; `ValidationError` when it cannot be."""
@@ -90,24 +93,33 @@ def model_info(model: type[ModelT]) -> ModelInfo[ModelT]:
         raise ConfigurationError(
             f"{model.__name__} must have exactly one primary key column, has {len(pk_columns)}"
         )
-    pk_name = pk_columns[0].key
+    mapper: Mapper[ModelT] = sa_inspect(model)
     fields = model.model_fields
-    pk_type = _strip_optional(fields[pk_name].annotation)
+    # A field's column may be named otherwise (``sa_column=Column("other_name", ...)``).
+    mapped: dict[str, Column[Any]] = {
+        name: cast("Column[Any]", mapper.column_attrs[name].columns[0])  # a table column here
+        for name in fields
+        if name in mapper.column_attrs
+    }
+    pk_name = next(name for name, column in mapped.items() if column is pk_columns[0])
+    pk_type = strip_optional(fields[pk_name].annotation)
     return ModelInfo(
         model=model,
         name=model.__name__,
         table=table,
-        mapper=sa_inspect(model),
+        mapper=mapper,
         pk_name=pk_name,
         pk_adapter=TypeAdapter(pk_type),
-        field_names=tuple(name for name in fields if name in table.columns),
+        field_names=tuple(mapped),
+        columns=tuple(mapped.values()),
         datetime_fields=tuple(
-            name for name, field in fields.items() if _strip_optional(field.annotation) is datetime
+            name for name in mapped if strip_optional(fields[name].annotation) is datetime
         ),
+        by_alias=any(fields[name].alias not in (None, name) for name in mapped),
     )
 
 
-def _strip_optional(annotation: Any) -> Any:
+def strip_optional(annotation: Any) -> Any:
     """``X | None`` -> ``X``; anything else unchanged."""
     if typing.get_origin(annotation) in (typing.Union, UnionType):
         args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
@@ -133,7 +145,9 @@ def validate_for_write(info: ModelInfo[ModelT], instance: object) -> ModelT:
     sa_state = validated.__dict__.copy()
     try:
         # Validates into `validated` with the model's own validators; replaces its __dict__.
-        info.model.__pydantic_validator__.validate_python(data, self_instance=validated)
+        info.model.__pydantic_validator__.validate_python(
+            data, self_instance=validated, by_name=True if info.by_alias else None
+        )
     except pydantic.ValidationError as exc:
         raise ValidationError(
             f"invalid {info.name}: {_summary(exc)}", errors=_error_details(exc)
@@ -145,18 +159,15 @@ def validate_for_write(info: ModelInfo[ModelT], instance: object) -> ModelT:
         if value is None:
             continue
         if value.tzinfo is None:
-            raise ValidationError(
-                f"invalid {info.name}: {name} is a naive datetime; give a timezone-aware one",
-                errors=[
-                    {
-                        "type": "timezone_aware",
-                        "loc": (name,),
-                        "msg": "Input should have timezone info",
-                        "input": value,
-                    }
-                ],
+            raise _field_error(
+                info, name, value, "timezone_aware", "is a naive datetime; give an aware one"
             )
-        values[name] = value.astimezone(UTC)
+        try:
+            values[name] = value.astimezone(UTC)
+        except OverflowError:
+            raise _field_error(
+                info, name, value, "datetime_range", "is outside years 1-9999 once in UTC"
+            ) from None
     return validated
 
 
@@ -186,6 +197,15 @@ def build_instance(info: ModelInfo[ModelT], values: dict[str, Any]) -> ModelT:
         (values[info.pk_name],)
     )
     return instance
+
+
+def _field_error(
+    info: ModelInfo[Any], name: str, value: object, kind: str, message: str
+) -> ValidationError:
+    return ValidationError(
+        f"invalid {info.name}: {name} {message}",
+        errors=[{"type": kind, "loc": (name,), "msg": f"Input {message}", "input": value}],
+    )
 
 
 def _summary(exc: pydantic.ValidationError) -> str:

@@ -1,7 +1,7 @@
 """Usage examples: the patterns an application needs, each printed as it runs.
 
 ``python -m toolkit.usage_examples`` runs them on an in-memory SQLite database (no server, no
-files left behind); ``--backend postgres`` runs them on PostgreSQL instead.
+files left behind); ``--backend postgres`` or ``--backend redis`` runs them there instead.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def sync_examples(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "redis"], default="sqlite")
     args = parser.parse_args(argv)
     settings = Settings.from_env(backend=args.backend)
     if args.backend == "sqlite":

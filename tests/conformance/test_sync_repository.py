@@ -12,13 +12,27 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect as sa_inspect
 
-from models import ActionExecution, ActionStatus, Hero, Team
+from models import (
+    AccountBase,
+    ActionExecution,
+    ActionStatus,
+    Hero,
+    Incident,
+    Mission,
+    Power,
+    Shipment,
+    ShipmentStatus,
+    Sidekick,
+    Team,
+    UserAccount,
+)
 from tests.conftest import SECRET, location, url_field
 from tests.services import drop_table
 from toolkit.config import Settings
@@ -56,7 +70,37 @@ def actions(provider: SyncRepositoryProvider) -> BaseSyncRepository[ActionExecut
     return provider.get_repository(ActionExecution)
 
 
-def count(repository: BaseSyncRepository[Hero] | BaseSyncRepository[Team]) -> int:
+@pytest.fixture
+def shipments(provider: SyncRepositoryProvider) -> BaseSyncRepository[Shipment]:
+    return provider.get_repository(Shipment)
+
+
+@pytest.fixture
+def accounts(provider: SyncRepositoryProvider) -> BaseSyncRepository[UserAccount]:
+    return provider.get_repository(UserAccount)
+
+
+@pytest.fixture
+def powers(provider: SyncRepositoryProvider) -> BaseSyncRepository[Power]:
+    return provider.get_repository(Power)
+
+
+@pytest.fixture
+def missions(provider: SyncRepositoryProvider) -> BaseSyncRepository[Mission]:
+    return provider.get_repository(Mission)
+
+
+@pytest.fixture
+def incidents(provider: SyncRepositoryProvider) -> BaseSyncRepository[Incident]:
+    return provider.get_repository(Incident)
+
+
+@pytest.fixture
+def sidekicks(provider: SyncRepositoryProvider) -> BaseSyncRepository[Sidekick]:
+    return provider.get_repository(Sidekick)
+
+
+def count(repository: BaseSyncRepository[Any]) -> int:
     return len(repository.list())
 
 
@@ -444,6 +488,696 @@ def test_create_many_with_a_missing_foreign_key_writes_nothing(
 
     assert count(heroes) == 0
     assert (heroes.create(Hero(name="after", secret_name="s"))).name == "after"
+
+
+# --- every field type ----------------------------------------------------------------------------
+
+TOKYO = timezone(timedelta(hours=9))
+NEWFOUNDLAND = timezone(timedelta(hours=-3, minutes=-30))
+SHIPPED_AT_UTC = datetime(2026, 3, 2, 3, 29, 58, 999999, tzinfo=UTC)
+DELIVERED_AT_UTC = datetime(2026, 3, 3, 23, 0, 0, 1, tzinfo=UTC)
+LABELS = ["fragile", "this side up", "überweight ☂"]
+CUSTOMS: dict[str, Any] = {
+    "hs_code": "8471.30",
+    "value": 12.5,
+    "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}],
+    "origin": None,
+    "duty_free": False,
+}
+
+
+def full_shipment(**changes: Any) -> Shipment:
+    """A shipment with every field set, each to a value that a lossy store would change."""
+    values: dict[str, Any] = {
+        "tracking_code": "1Z999AA10123456784",
+        "pieces": 3,
+        "weight_kg": 0.1 + 0.2,  # 0.30000000000000004: every bit of the double matters
+        "insured": True,
+        "status": ShipmentStatus.IN_TRANSIT,
+        "declared_value": Decimal("1234567890.12"),  # 12 significant digits
+        "customs_fee": Decimal("0.05"),
+        # 23:59:58.999999 at -03:30 is 03:29:58.999999 the next day in UTC.
+        "shipped_at": datetime(2026, 3, 1, 23, 59, 58, 999999, tzinfo=NEWFOUNDLAND),
+        "delivered_at": datetime(2026, 3, 4, 8, 0, 0, 1, tzinfo=TOKYO),
+        "expected_on": date(2026, 3, 5),
+        "recipient_note": "Leave it at the door — façade side",
+        "attempts": 0,  # a falsy value that must not become None
+        "labels": list(LABELS),
+        "customs": dict(CUSTOMS),
+    }
+    values.update(changes)
+    return Shipment(**values)
+
+
+def assert_is_the_full_shipment(row: Shipment) -> None:
+    assert isinstance(row.id, uuid.UUID)
+    assert row.tracking_code == "1Z999AA10123456784"
+    assert type(row.pieces) is int
+    assert row.pieces == 3
+    assert type(row.weight_kg) is float
+    assert row.weight_kg == 0.1 + 0.2
+    assert row.insured is True
+    assert row.status is ShipmentStatus.IN_TRANSIT
+    assert type(row.declared_value) is Decimal
+    assert row.declared_value == Decimal("1234567890.12")
+    assert type(row.customs_fee) is Decimal
+    assert row.customs_fee == Decimal("0.05")
+    assert row.shipped_at == SHIPPED_AT_UTC
+    assert row.shipped_at.tzinfo is UTC
+    assert (row.shipped_at.day, row.shipped_at.hour, row.shipped_at.microsecond) == (2, 3, 999999)
+    assert row.delivered_at == DELIVERED_AT_UTC
+    assert row.delivered_at is not None
+    assert row.delivered_at.tzinfo is UTC
+    assert row.delivered_at.microsecond == 1
+    assert type(row.expected_on) is date
+    assert row.expected_on == date(2026, 3, 5)
+    assert row.recipient_note == "Leave it at the door — façade side"
+    assert type(row.attempts) is int
+    assert row.attempts == 0
+    assert row.labels == LABELS
+    assert row.customs == CUSTOMS
+
+
+def test_a_value_of_every_field_type_round_trips_exactly(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    created = shipments.create(full_shipment())
+    fetched = shipments.get_one(created.id)
+    (listed,) = shipments.list()
+
+    for row in (created, fetched, listed):
+        assert_is_the_full_shipment(row)
+        assert row == created
+
+
+def test_optional_fields_left_empty_stay_none_and_defaults_are_stored(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    created = shipments.create(
+        Shipment(
+            tracking_code="minimal",
+            weight_kg=0.25,
+            declared_value=Decimal("0"),
+            expected_on=date(1969, 12, 31),  # before the epoch
+        )
+    )
+    fetched = shipments.get_one(created.id)
+
+    for row in (created, fetched):
+        assert row.customs_fee is None
+        assert row.delivered_at is None
+        assert row.recipient_note is None
+        assert row.attempts is None
+        assert row.insured is False
+        assert row.status is ShipmentStatus.BOOKED
+        assert row.pieces == 1
+        assert row.weight_kg == 0.25
+        assert type(row.declared_value) is Decimal
+        assert row.declared_value == 0
+        assert row.expected_on == date(1969, 12, 31)
+        assert row.labels == []
+        assert row.customs == {}
+        assert row.shipped_at.tzinfo is UTC
+    assert fetched == created
+
+
+@pytest.mark.parametrize("weight", [0.0, 2.0, 1e16])
+def test_a_float_with_no_fraction_comes_back_as_a_float(
+    shipments: BaseSyncRepository[Shipment], weight: float
+) -> None:
+    created = shipments.create(full_shipment(weight_kg=weight))
+    (batched,) = shipments.create_many([full_shipment(weight_kg=weight)])
+    created.pieces = 4
+    updated = shipments.update(created)
+    fetched = shipments.get_one(created.id)
+
+    for row in (created, batched, updated, fetched, *(shipments.list())):
+        assert type(row.weight_kg) is float
+        assert row.weight_kg == weight
+    assert updated.model_dump_json() == fetched.model_dump_json()
+
+
+def test_an_update_round_trips_every_field_and_none_replaces_a_value(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    shipment = shipments.create(full_shipment())
+    shipment.status = ShipmentStatus.DELIVERED
+    shipment.declared_value = Decimal("-0.01")
+    shipment.customs_fee = None
+    shipment.delivered_at = None
+    shipment.recipient_note = None
+    shipment.attempts = None
+    shipment.insured = False
+    shipment.weight_kg = 1e-7
+    shipment.labels = []
+    shipment.customs = {"nested": {"deeper": [1, 2.5, "three", True, None]}}
+
+    updated = shipments.update(shipment)
+    fetched = shipments.get_one(shipment.id)
+
+    for row in (updated, fetched):
+        assert row.status is ShipmentStatus.DELIVERED
+        assert type(row.declared_value) is Decimal
+        assert row.declared_value == Decimal("-0.01")
+        assert row.customs_fee is None
+        assert row.delivered_at is None
+        assert row.recipient_note is None
+        assert row.attempts is None
+        assert row.insured is False
+        assert row.weight_kg == 1e-7
+        assert row.labels == []
+        assert row.customs == {"nested": {"deeper": [1, 2.5, "three", True, None]}}
+        assert row.shipped_at == SHIPPED_AT_UTC
+    assert fetched == updated
+
+
+def test_json_fields_keep_integers_beyond_64_bits_exactly(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    # JSON numbers have no size limit; SQL's JSON columns keep them as written.
+    customs = {
+        "largest_signed": 2**63 - 1,
+        "checksum": 2**64 - 1,  # an unsigned 64-bit hash
+        "past_unsigned": 2**64,
+        "below_signed": -(2**63) - 1,
+    }
+
+    created = shipments.create(full_shipment(customs=customs))
+    fetched = shipments.get_one(created.id)
+
+    for row in (created, fetched, *(shipments.list())):
+        assert row.customs == customs
+        assert all(type(value) is int for value in row.customs.values())
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999999999.99", "-9999999999.99", "0.01", "0.10", "100", "31415926.53"],
+)
+def test_decimals_keep_every_digit(shipments: BaseSyncRepository[Shipment], value: str) -> None:
+    created = shipments.create(
+        full_shipment(declared_value=Decimal(value), customs_fee=Decimal(value))
+    )
+
+    for row in (created, shipments.get_one(created.id), *(shipments.list())):
+        for stored in (row.declared_value, row.customs_fee):
+            assert isinstance(stored, Decimal)
+            assert stored == Decimal(value)
+            # Equal as decimals, not merely close: no binary floating point on the way.
+            assert stored.quantize(Decimal("0.01")) == Decimal(value).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("12345678901.23", "digits"), ("1.234", "decimal places")],
+)
+def test_a_decimal_beyond_its_declared_size_is_a_validation_error(
+    shipments: BaseSyncRepository[Shipment], value: str, problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem) as caught:
+        shipments.create(full_shipment(declared_value=Decimal(value)))
+
+    assert "declared_value" in {error["loc"][0] for error in caught.value.errors}
+    assert count(shipments) == 0
+
+
+def test_every_enum_member_comes_back_as_itself(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    created = shipments.create_many(
+        full_shipment(tracking_code=f"enum-{status.value}", status=status)
+        for status in ShipmentStatus
+    )
+
+    for row, status in zip(created, ShipmentStatus, strict=True):
+        assert (shipments.get_one(row.id)).status is status
+    assert {row.status for row in shipments.list()} == set(ShipmentStatus)
+
+
+def test_a_given_uuid_key_is_kept_and_comes_back_as_a_uuid(
+    shipments: BaseSyncRepository[Shipment],
+) -> None:
+    key = uuid.UUID("0b7e8f0e-9a7c-4c1e-8f55-2f3d5e6a7b8c")
+
+    created = shipments.create(full_shipment(id=key))
+
+    assert created.id == key
+    for row in (shipments.get_one(key), shipments.get_one(str(key))):
+        assert isinstance(row.id, uuid.UUID)  # asyncpg gives its own subclass of uuid.UUID
+        assert row.id == key
+        assert str(row.id) == str(key)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1969, 7, 20, 20, 17, 40, 123456, tzinfo=UTC),  # before the epoch
+        datetime(2024, 2, 29, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=14))),
+        datetime(2026, 10, 25, 1, 30, 0, 500000, tzinfo=timezone(timedelta(hours=-9))),
+        datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_aware_datetimes_keep_the_instant_and_the_microseconds(
+    shipments: BaseSyncRepository[Shipment], moment: datetime
+) -> None:
+    created = shipments.create(full_shipment(shipped_at=moment, delivered_at=moment))
+    fetched = shipments.get_one(created.id)
+
+    for row in (created, fetched):
+        for value in (row.shipped_at, row.delivered_at):
+            assert value == moment
+            assert value is not None
+            assert value.tzinfo is UTC
+            assert value.microsecond == moment.microsecond
+            assert value.replace(tzinfo=None) == moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1969, 12, 31), date(2000, 2, 29)])
+def test_dates_round_trip(shipments: BaseSyncRepository[Shipment], day: date) -> None:
+    created = shipments.create(full_shipment(expected_on=day))
+
+    fetched = shipments.get_one(created.id)
+
+    assert type(fetched.expected_on) is date
+    assert fetched.expected_on == day
+
+
+def test_relationship_attributes_are_not_stored(
+    heroes: BaseSyncRepository[Hero], powers: BaseSyncRepository[Power]
+) -> None:
+    # The related power is not even valid (an empty name, a hero that does not exist): it is
+    # neither validated nor stored, only the hero's own fields are.
+    hero = Hero(name="Storm", secret_name="Ororo", powers=[Power(name="", hero_id=0)])
+    assert len(hero.powers) == 1
+
+    created = heroes.create(hero)
+
+    assert set(created.model_dump()) == {"id", "name", "secret_name", "age", "team_id"}
+    assert (heroes.get_one(created.id or 0)).model_dump() == created.model_dump()
+    assert powers.list() == []  # the related instance was not written either
+    power = powers.create(Power(name="Flight", hero_id=created.id or 0))
+    assert (powers.get_one(power.id or 0)).hero_id == created.id
+
+
+# --- a model inheriting its fields, pydantic types and constraints ------------------------------
+
+
+def account(**changes: Any) -> UserAccount:
+    values: dict[str, Any] = {"email": "ada@example.com", "display_name": "Ada", "age": 36}
+    values.update(changes)
+    return UserAccount(**values)
+
+
+def test_a_table_model_inheriting_its_fields_round_trips(
+    accounts: BaseSyncRepository[UserAccount],
+) -> None:
+    body = AccountBase(email="grace@example.com", display_name="Grace", age=85, newsletter=True)
+
+    created = accounts.create(UserAccount.model_validate(body.model_dump()))
+    fetched = accounts.get_one(created.id or 0)
+
+    assert isinstance(created.id, int)
+    assert fetched == created
+    assert fetched.model_dump() == {**body.model_dump(), "id": created.id}
+    assert accounts.list() == [created]
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "ada@"}, "email"),
+        ({"email": "ada@@example.com"}, "email"),
+        ({"display_name": "x" * 41}, "display_name"),
+        ({"display_name": ""}, "display_name"),
+        ({"age": 12}, "age"),
+        ({"age": 151}, "age"),
+    ],
+)
+def test_pydantic_types_and_field_constraints_of_a_base_class_are_enforced(
+    accounts: BaseSyncRepository[UserAccount], changes: dict[str, Any], location: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        accounts.create(account(**changes))
+
+    assert location in {error["loc"][0] for error in caught.value.errors}
+    assert count(accounts) == 0
+
+
+def test_an_invalid_email_in_an_update_is_refused_and_the_row_kept(
+    accounts: BaseSyncRepository[UserAccount],
+) -> None:
+    created = accounts.create(account())
+    created.email = "nobody-at-example.com"
+
+    with pytest.raises(ValidationError):
+        accounts.update(created)
+
+    assert (accounts.get_one(created.id or 0)).email == "ada@example.com"
+
+
+def test_a_duplicate_unique_email_raises_conflict_and_writes_nothing(
+    accounts: BaseSyncRepository[UserAccount],
+) -> None:
+    first = accounts.create(account())
+
+    with pytest.raises(ConflictError):
+        accounts.create(account(display_name="Impostor", age=20))
+    # The stored email is the validated one: EmailStr lower-cases the domain.
+    with pytest.raises(ConflictError):
+        accounts.create(account(email="ada@EXAMPLE.COM", display_name="Shouting"))
+    with pytest.raises(ConflictError):
+        accounts.create_many([account(email="new@example.com"), account()])
+
+    assert accounts.list() == [first]
+
+
+def test_an_update_to_a_duplicate_email_raises_conflict_and_keeps_both(
+    accounts: BaseSyncRepository[UserAccount],
+) -> None:
+    ada = accounts.create(account())
+    grace = accounts.create(account(email="grace@example.com", display_name="Grace"))
+    grace.email = "ada@example.com"
+
+    with pytest.raises(ConflictError):
+        accounts.update(grace)
+
+    assert [row.email for row in accounts.list()] == ["ada@example.com", "grace@example.com"]
+    assert (accounts.get_one(ada.id or 0)).display_name == "Ada"
+
+
+def test_a_unique_value_is_free_again_once_changed_or_deleted(
+    accounts: BaseSyncRepository[UserAccount],
+) -> None:
+    ada = accounts.create(account())
+    ada.email = "ada.lovelace@example.com"
+    accounts.update(ada)
+
+    reuser = accounts.create(account(display_name="Second Ada"))  # the old email is free
+    assert accounts.delete(reuser.id or 0) is True
+    third = accounts.create(account(display_name="Third Ada"))  # free again
+
+    emails = {row.email: row.display_name for row in accounts.list()}
+    assert emails == {"ada.lovelace@example.com": "Ada", "ada@example.com": "Third Ada"}
+    assert accounts.get_one(third.id or 0) == third
+    # Unchanged unique values stay with their row: an update that keeps the email is fine.
+    third.age = 40
+    assert (accounts.update(third)).age == 40
+
+
+# --- foreign keys --------------------------------------------------------------------------------
+
+
+def test_a_child_naming_a_missing_parent_is_refused_on_create(
+    powers: BaseSyncRepository[Power], missions: BaseSyncRepository[Mission]
+) -> None:
+    with pytest.raises(ConstraintError):
+        powers.create(Power(name="Orphaned", hero_id=424_242))
+    with pytest.raises(ConstraintError):
+        missions.create(Mission(codename="Leaderless", leader_id=424_242))
+
+    assert count(powers) == 0
+    assert count(missions) == 0
+    # A nullable foreign key may be left empty.
+    assert (missions.create(Mission(codename="Unled"))).leader_id is None
+
+
+def test_an_update_to_a_missing_parent_is_refused_and_keeps_the_row(
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+) -> None:
+    hero = heroes.create(Hero(name="Parent", secret_name="p"))
+    power = powers.create(Power(name="Strength", hero_id=hero.id or 0))
+    mission = missions.create(Mission(codename="Alpha", leader_id=hero.id))
+    power.hero_id = 424_242
+    mission.leader_id = 424_242
+
+    with pytest.raises(ConstraintError):
+        powers.update(power)
+    with pytest.raises(ConstraintError):
+        missions.update(mission)
+
+    assert (powers.get_one(power.id or 0)).hero_id == hero.id
+    assert (missions.get_one(mission.id or 0)).leader_id == hero.id
+    # The row's link is intact: deleting the parent still cascades to it and nulls the mission.
+    assert heroes.delete(hero.id or 0) is True
+    assert powers.get(power.id or 0) is None
+    assert (missions.get_one(mission.id or 0)).leader_id is None
+
+
+def test_create_many_with_one_missing_parent_writes_none_of_the_children(
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+) -> None:
+    hero = heroes.create(Hero(name="Parent", secret_name="p"))
+
+    with pytest.raises(ConstraintError):
+        powers.create_many(
+            [
+                Power(name="Real", hero_id=hero.id or 0),
+                Power(name="Orphan", hero_id=987_654),
+                Power(name="Real too", hero_id=hero.id or 0),
+            ]
+        )
+    with pytest.raises(ConstraintError):
+        missions.create_many(
+            [Mission(codename="Led", leader_id=hero.id), Mission(codename="Lost", leader_id=9)]
+        )
+
+    assert count(powers) == 0
+    assert count(missions) == 0
+    # Nothing half-written blocks the same rows afterwards (Mission.codename is unique).
+    assert len(missions.create_many([Mission(codename="Led", leader_id=hero.id)])) == 1
+
+
+def test_deleting_a_hero_cascades_to_their_powers_only(
+    heroes: BaseSyncRepository[Hero], powers: BaseSyncRepository[Power]
+) -> None:
+    doomed = heroes.create(Hero(name="Doomed", secret_name="d"))
+    other = heroes.create(Hero(name="Other", secret_name="o"))
+    powers.create_many([Power(name=f"doomed {i}", hero_id=doomed.id or 0) for i in range(3)])
+    kept = powers.create(Power(name="kept", hero_id=other.id or 0))
+
+    assert heroes.delete(doomed.id or 0) is True
+
+    assert powers.list() == [kept]
+    assert heroes.list() == [other]
+
+
+def test_deleting_a_hero_sets_their_missions_leader_to_none(
+    heroes: BaseSyncRepository[Hero], missions: BaseSyncRepository[Mission]
+) -> None:
+    leader = heroes.create(Hero(name="Leader", secret_name="l"))
+    other = heroes.create(Hero(name="Other", secret_name="o"))
+    led = missions.create_many(
+        [
+            Mission(codename="Alpha", leader_id=leader.id),
+            Mission(codename="Beta", leader_id=leader.id),
+        ]
+    )
+    untouched = missions.create(Mission(codename="Gamma", leader_id=other.id))
+
+    assert heroes.delete(leader.id or 0) is True
+
+    assert [(m.codename, m.leader_id) for m in missions.list()] == [
+        ("Alpha", None),
+        ("Beta", None),
+        ("Gamma", other.id),
+    ]
+    assert missions.get_one(untouched.id or 0) == untouched
+    # A nulled mission can get a new leader, whose deletion nulls it again.
+    alpha = missions.get_one(led[0].id or 0)
+    alpha.leader_id = other.id
+    missions.update(alpha)
+    assert heroes.delete(other.id or 0) is True
+    assert [m.leader_id for m in missions.list()] == [None, None, None]
+
+
+def test_deleting_a_hero_cascades_and_sets_null_in_one_call(
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+) -> None:
+    hero = heroes.create(Hero(name="Both", secret_name="b"))
+    powers.create(Power(name="Speed", hero_id=hero.id or 0))
+    mission = missions.create(Mission(codename="Delta", leader_id=hero.id))
+
+    assert heroes.delete(hero.id or 0) is True
+
+    assert powers.list() == []
+    assert (missions.get_one(mission.id or 0)).leader_id is None
+
+
+def test_deleting_a_team_with_heroes_is_refused_and_deletes_nothing(
+    teams: BaseSyncRepository[Team],
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+) -> None:
+    team = teams.create(Team(name="Justice"))
+    members = heroes.create_many(
+        [Hero(name=f"member {i}", secret_name="m", team_id=team.id) for i in range(2)]
+    )
+    held = powers.create_many([Power(name="Flight", hero_id=h.id or 0) for h in members])
+
+    with pytest.raises(ConstraintError):
+        teams.delete(team.id or 0)
+
+    assert teams.list() == [team]
+    assert heroes.list() == members
+    assert powers.list() == held
+
+
+def test_a_cascade_reaching_a_restrict_is_refused_and_deletes_nothing_at_all(
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+    incidents: BaseSyncRepository[Incident],
+) -> None:
+    hero = heroes.create(Hero(name="Reckless", secret_name="r"))
+    first = powers.create(Power(name="Fire", hero_id=hero.id or 0))
+    second = powers.create(Power(name="Ice", hero_id=hero.id or 0))
+    mission = missions.create(Mission(codename="Epsilon", leader_id=hero.id))
+    incident = incidents.create(
+        Incident(reported_on=date(2026, 4, 1), summary="froze a river", power_id=second.id or 0)
+    )
+
+    # hero -> power is CASCADE, power -> incident is RESTRICT: the whole delete is refused.
+    with pytest.raises(ConstraintError):
+        heroes.delete(hero.id or 0)
+
+    assert heroes.list() == [hero]
+    assert powers.list() == [first, second]
+    assert missions.list() == [mission]  # not set to NULL either
+    assert incidents.list() == [incident]
+    # Without the incident, the same delete goes through.
+    assert incidents.delete(incident.id or 0) is True
+    assert heroes.delete(hero.id or 0) is True
+    assert powers.list() == []
+    assert (missions.get_one(mission.id or 0)).leader_id is None
+
+
+def test_deleting_a_parent_referenced_without_a_rule_is_refused(
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+    incidents: BaseSyncRepository[Incident],
+) -> None:
+    hero = heroes.create(Hero(name="Witness", secret_name="w"))
+    power = powers.create(Power(name="Sight", hero_id=hero.id or 0))
+    mission = missions.create(Mission(codename="Zeta"))
+    incident = incidents.create(
+        Incident(
+            reported_on=date(2026, 4, 2),
+            summary="saw it all",
+            power_id=power.id or 0,
+            mission_id=mission.id,
+        )
+    )
+
+    # incident.mission_id declares no ondelete rule (NO ACTION): refused like RESTRICT.
+    with pytest.raises(ConstraintError):
+        missions.delete(mission.id or 0)
+    with pytest.raises(ConstraintError):
+        powers.delete(power.id or 0)
+
+    assert missions.list() == [mission]
+    assert powers.list() == [power]
+    assert incidents.get_one(incident.id or 0) == incident
+
+
+def test_moving_children_to_another_parent_releases_the_old_one(
+    teams: BaseSyncRepository[Team],
+    heroes: BaseSyncRepository[Hero],
+    powers: BaseSyncRepository[Power],
+    missions: BaseSyncRepository[Mission],
+) -> None:
+    team = teams.create(Team(name="Old team"))
+    old = heroes.create(Hero(name="Old", secret_name="o", team_id=team.id))
+    new = heroes.create(Hero(name="New", secret_name="n"))
+    power = powers.create(Power(name="Telepathy", hero_id=old.id or 0))
+    mission = missions.create(Mission(codename="Eta", leader_id=old.id))
+
+    power.hero_id = new.id or 0
+    moved_power = powers.update(power)
+    mission.leader_id = new.id
+    moved_mission = missions.update(mission)
+    old.team_id = None
+    heroes.update(old)
+
+    assert teams.delete(team.id or 0) is True  # no hero on it any more
+    assert heroes.delete(old.id or 0) is True  # nothing of it to cascade or null
+    assert powers.get_one(power.id or 0) == moved_power
+    assert missions.get_one(mission.id or 0) == moved_mission
+    # The new parent holds them now.
+    assert heroes.delete(new.id or 0) is True
+    assert powers.get(power.id or 0) is None
+    assert (missions.get_one(mission.id or 0)).leader_id is None
+
+
+def test_a_unique_constraint_over_two_columns_holds(
+    heroes: BaseSyncRepository[Hero], powers: BaseSyncRepository[Power]
+) -> None:
+    first = heroes.create(Hero(name="First", secret_name="f"))
+    second = heroes.create(Hero(name="Second", secret_name="s"))
+    flight = powers.create(Power(name="Flight", hero_id=first.id or 0))
+    shared = powers.create(Power(name="Flight", hero_id=second.id or 0))  # another hero
+    speed = powers.create(Power(name="Speed", hero_id=first.id or 0))
+
+    with pytest.raises(ConflictError):
+        powers.create(Power(name="Flight", hero_id=first.id or 0, level=9))
+    speed.name = "Flight"
+    with pytest.raises(ConflictError):
+        powers.update(speed)
+    shared.hero_id = first.id or 0  # moving it to the hero who has it already
+    with pytest.raises(ConflictError):
+        powers.update(shared)
+
+    assert [(p.name, p.hero_id, p.level) for p in powers.list()] == [
+        ("Flight", first.id, 1),
+        ("Flight", second.id, 1),
+        ("Speed", first.id, 1),
+    ]
+    assert powers.get_one(flight.id or 0) == flight
+
+
+def test_a_cascade_frees_the_unique_values_of_the_rows_it_deletes(
+    heroes: BaseSyncRepository[Hero], powers: BaseSyncRepository[Power]
+) -> None:
+    heroes.create(Hero(id=500, name="Gone", secret_name="g"))
+    powers.create_many([Power(name=name, hero_id=500) for name in ("Flight", "Speed")])
+    assert heroes.delete(500) is True
+
+    # The same key again, and the same (hero_id, name) pairs: nothing is left to conflict with.
+    heroes.create(Hero(id=500, name="Back", secret_name="b"))
+    again = powers.create_many([Power(name=name, hero_id=500) for name in ("Flight", "Speed")])
+
+    assert powers.list() == again
+
+
+def test_set_null_frees_the_unique_value_it_clears(
+    heroes: BaseSyncRepository[Hero], sidekicks: BaseSyncRepository[Sidekick]
+) -> None:
+    heroes.create(Hero(id=600, name="Mentor", secret_name="m"))
+    orphaned = sidekicks.create(Sidekick(name="Robin", mentor_id=600))
+    other = sidekicks.create(Sidekick(name="Bucky"))
+    with pytest.raises(ConflictError):
+        sidekicks.create(Sidekick(name="Second Robin", mentor_id=600))
+
+    assert heroes.delete(600) is True
+    assert (sidekicks.get_one(orphaned.id or 0)).mentor_id is None
+
+    # Hero 600 comes back: the value the delete set to NULL is free, as in SQL.
+    heroes.create(Hero(id=600, name="Mentor again", secret_name="m"))
+    other.mentor_id = 600
+    assert (sidekicks.update(other)).mentor_id == 600
+    with pytest.raises(ConflictError):  # and taken again by the update
+        sidekicks.create(Sidekick(name="Third Robin", mentor_id=600))
+    assert [(s.name, s.mentor_id) for s in sidekicks.list()] == [
+        ("Robin", None),
+        ("Bucky", 600),
+    ]
 
 
 # --- configuration and unavailable backends -----------------------------------------------------

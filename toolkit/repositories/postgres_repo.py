@@ -7,7 +7,12 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from toolkit.config import Settings
-from toolkit.errors import ConfigurationError, ToolkitError
+from toolkit.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    ToolkitError,
+    ValidationError,
+)
 from toolkit.repositories.sql_dialect import SqlDialect, conflict_or_constraint, parse_url
 
 __all__ = ["POSTGRES"]
@@ -16,6 +21,10 @@ _ASYNC_DRIVER = "postgresql+asyncpg"
 _SYNC_DRIVER = "postgresql+psycopg2"
 _ACCEPTED = {"postgres", "postgresql", _ASYNC_DRIVER, _SYNC_DRIVER}
 _UNIQUE_VIOLATION = "23505"
+# Connection exceptions, invalid authorization, invalid catalog name, insufficient resources,
+# operator intervention (shutdown, cancel, timeout), system errors.
+_UNAVAILABLE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
+_UNFIT_SCHEMA = {"42P01", "42703"}  # undefined table or column: the schema is not this model's
 
 
 class PostgresDialect(SqlDialect):
@@ -65,6 +74,20 @@ class PostgresDialect(SqlDialect):
 
     def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
         return conflict_or_constraint(getattr(orig, "pgcode", None) == _UNIQUE_VIOLATION)
+
+    def error_kind(self, orig: BaseException) -> type[ToolkitError] | None:
+        # Both drivers give the SQLSTATE (psycopg2 as pgcode, asyncpg as sqlstate); SQLAlchemy
+        # maps asyncpg's server errors to a bare DBAPIError, so the state is what tells them apart.
+        state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+        if not isinstance(state, str):
+            return None
+        if state.startswith("23"):
+            return self.integrity_error_kind(orig)
+        if state.startswith("22"):  # data exception: a value the column cannot hold
+            return ValidationError
+        if state[:2] in _UNAVAILABLE_CLASSES or state in _UNFIT_SCHEMA:
+            return BackendUnavailableError
+        return None
 
 
 POSTGRES = PostgresDialect()

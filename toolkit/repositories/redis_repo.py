@@ -95,7 +95,15 @@ class RedisClients:
         self._clients = PerLoop(_close)
 
     async def get(self, settings: Settings) -> RedisClient:
-        key = settings.replace(backend="", postgres_url="", sqlite_url="", redis_key_prefix="x")
+        # What the client is made of; the key prefix is not: one client serves every prefix.
+        key = (
+            settings.redis_url,
+            settings.pool_size + settings.max_overflow,
+            settings.pool_timeout,
+            settings.connect_timeout,
+            settings.command_timeout,
+            settings.auto_create,
+        )
         return await self._clients.get(key, lambda: RedisClient(settings))
 
     async def dispose(self) -> None:

@@ -22,6 +22,13 @@ local function unique_key(t, group) return t.meta .. "unique:" .. group end
 local function children_key(t, field, parent) return t.meta .. "fk:" .. field .. ":" .. parent end
 local function field_path(name) return '$["' .. name .. '"]' end
 
+local function has_field(group, field)
+  for name in string.gmatch(group, "[^,]+") do
+    if name == field then return true end
+  end
+  return false
+end
+
 local function stored_keys(key)
   local raw = redis.call("JSON.GET", key, "$.__keys")
   if not raw then return nil end
@@ -165,9 +172,19 @@ local function delete()
   -- Then the writes.
   for _, entry in ipairs(nulls) do
     local child, member, field, parent = entry[1], entry[2], entry[3], entry[4]
-    if not seen[child.key .. member] then
-      redis.call("JSON.SET", child.key .. member, field_path(field), "null")
-      redis.call("JSON.DEL", child.key .. member, '$.__keys.f["' .. field .. '"]')
+    local key = child.key .. member
+    if not seen[key] then
+      redis.call("JSON.SET", key, field_path(field), "null")
+      redis.call("JSON.DEL", key, '$.__keys.f["' .. field .. '"]')
+      -- A unique constraint with a NULL in it holds nothing (as in SQL): free its value.
+      local old = stored_keys(key)
+      for _, group in ipairs(child.unique) do
+        local value = old and old.u[group]
+        if value and has_field(group, field) then
+          redis.call("HDEL", unique_key(child, group), value)
+          redis.call("JSON.DEL", key, '$.__keys.u["' .. group .. '"]')
+        end
+      end
     end
     redis.call("SREM", children_key(child, field, parent), member)
   end

@@ -13,11 +13,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DataError,
-    DBAPIError,
     IntegrityError,
     InterfaceError,
     OperationalError,
+    PendingRollbackError,
     ProgrammingError,
+    StatementError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -73,6 +74,10 @@ class SqlDialect(ABC):
     def on_connect(self, dbapi_connection: Any) -> None:
         """Prepare each new driver connection (pragmas)."""
 
+    def single_connection(self, url: URL) -> bool:
+        """Whether the database lives in a single shared connection (in-memory SQLite)."""
+        return False
+
     @abstractmethod
     def describe(self, url: URL) -> str:
         """Where the backend is, for error messages: never includes a password."""
@@ -80,6 +85,10 @@ class SqlDialect(ABC):
     @abstractmethod
     def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
         """`ConflictError` for a duplicate key or unique value, `ConstraintError` otherwise."""
+
+    def error_kind(self, orig: BaseException) -> type[ToolkitError] | None:
+        """The toolkit error for a driver error the dialect can read precisely, else None."""
+        return None
 
 
 def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
@@ -89,21 +98,37 @@ def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
 _UNAVAILABLE = (
     OperationalError,
     InterfaceError,
-    ProgrammingError,
+    PendingRollbackError,
     PoolTimeoutError,  # no pooled connection came free within pool_timeout
     OSError,
     TimeoutError,
 )
+# A value the driver cannot bind, found before the server saw it: raised bare by drivers
+# (sqlite3: an int beyond 64 bits; psycopg2: a NUL character), or as SQLAlchemy's
+# StatementError around them (a JSON value that does not serialize).
+_UNBINDABLE = (TypeError, ValueError, OverflowError, ProgrammingError)
 
 
 def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseException) -> ToolkitError:
     """The toolkit error for a driver or SQLAlchemy exception raised while serving ``model``."""
-    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    orig = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
     reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    if isinstance(exc, IntegrityError):
-        return dialect.integrity_error_kind(orig)(f"{model} write refused: {reason}")
-    if isinstance(exc, DataError):
-        return ValidationError(f"{model} value does not fit its column: {reason}")
-    if isinstance(exc, _UNAVAILABLE):
-        return BackendUnavailableError(f"{dialect.describe(url)} is unavailable: {reason}")
-    return ToolkitError(f"{model}: {dialect.describe(url)} failed: {reason}")
+    kind = dialect.error_kind(orig)
+    if kind is None:
+        if isinstance(exc, IntegrityError):
+            kind = dialect.integrity_error_kind(orig)
+        elif isinstance(exc, DataError):
+            kind = ValidationError
+        elif isinstance(exc, _UNAVAILABLE) or isinstance(orig, _UNAVAILABLE):
+            kind = BackendUnavailableError
+        elif isinstance(exc, _UNBINDABLE) or isinstance(orig, _UNBINDABLE):
+            kind = ValidationError
+        else:
+            kind = ToolkitError
+    if kind is BackendUnavailableError:
+        return kind(f"{dialect.describe(url)} is unavailable: {reason}")
+    if kind is ValidationError:
+        return kind(f"{model} value cannot be stored: {reason}")
+    if kind is ToolkitError:
+        return kind(f"{model}: {dialect.describe(url)} failed: {reason}")
+    return kind(f"{model} write refused: {reason}")

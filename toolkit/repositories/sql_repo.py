@@ -1,4 +1,4 @@
-"""The SQL repository: one implementation on SQLAlchemy Core for PostgreSQL and SQLite .
+"""The SQL repository: one implementation on SQLAlchemy Core for PostgreSQL and SQLite.
 
 Each call is one autocommitted statement (``INSERT/UPDATE/DELETE ... RETURNING`` or a
 ``SELECT``), so it is atomic without a BEGIN/COMMIT round trip. The statements are built once
@@ -8,6 +8,7 @@ The ORM's session, identity map and unit of work stay off these paths.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Executable, Row, Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from toolkit.engines import AsyncSqlEngine
@@ -25,21 +26,56 @@ from toolkit.repositories.sql_dialect import SqlDialect, translate_error
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
 
-# What a driver or SQLAlchemy raises; asyncpg raises OSError and TimeoutError unwrapped on connect.
-_DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+# What a driver or SQLAlchemy raises: asyncpg raises OSError and TimeoutError unwrapped on
+# connect; drivers raise TypeError, ValueError or OverflowError unwrapped for a value they
+# cannot bind (sqlite3: an int beyond 64 bits; psycopg2: a NUL character).
+_DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError, TypeError, ValueError, OverflowError)
+# Errors after which an autocommitting connection is as good as before: the statement failed,
+# the connection did not. After any other error (a timeout, a cancellation, a lost server) the
+# connection's state is unknown, and the scope drops it.
+_CONNECTION_INTACT = (IntegrityError, DataError, ProgrammingError, TypeError, ValueError)
 
 
 class SqlConnectionScope:
-    """A provider's hold on an engine: one pooled connection, taken on first use."""
+    """A provider's hold on an engine: one pooled connection, taken on first use.
+
+    Calls on it take turns (a driver connection runs one statement at a time), and a connection
+    left in an unknown state by an error is dropped, so the next call starts on a fresh one.
+    """
 
     def __init__(self, engine: AsyncSqlEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._turn = asyncio.Lock()
+        self._closed = False
 
-    async def connection(self, tables: Sequence[Table]) -> AsyncConnection:
-        """The scope's connection (autocommitting), once ``tables`` exist."""
+    @asynccontextmanager
+    async def using(
+        self, tables: Sequence[Table], model: str, *, transaction: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
+        """The connection for one call on ``model``'s ``tables``; driver errors translated."""
+        async with self._turn:
+            try:
+                connection = await self._connection_for(tables)
+                if transaction:
+                    async with self._begun(connection, ("BEGIN",)):
+                        yield connection
+                else:
+                    yield connection
+            except BaseException as exc:
+                if not isinstance(exc, _CONNECTION_INTACT):
+                    await self._discard()
+                if isinstance(exc, _DRIVER_ERRORS):
+                    raise translate_error(
+                        self._engine.dialect, self._engine.url, model, exc
+                    ) from exc
+                raise
+
+    async def _connection_for(self, tables: Sequence[Table]) -> AsyncConnection:
+        if self._closed:
+            raise ToolkitError("this repository's provider is closed; open a new provider")
         if self._connection is None:
-            self._connection = await self._engine.engine.connect()
+            self._connection = await self._engine.connect()
         if self._engine.missing(tables):
             await self._create_tables(self._connection, tables)
         return self._connection
@@ -56,13 +92,6 @@ class SqlConnectionScope:
                 self._engine.mark_ready(missing)
 
     @asynccontextmanager
-    async def transaction(self, tables: Sequence[Table]) -> AsyncIterator[AsyncConnection]:
-        """The scope's connection inside BEGIN ... COMMIT; ROLLBACK when the block raises."""
-        connection = await self.connection(tables)
-        async with self._begun(connection, ("BEGIN",)):
-            yield connection
-
-    @asynccontextmanager
     async def _begun(
         self, connection: AsyncConnection, begin: Sequence[str]
     ) -> AsyncIterator[None]:
@@ -72,28 +101,29 @@ class SqlConnectionScope:
             await connection.exec_driver_sql(statement)
         try:
             yield
+            await connection.exec_driver_sql("COMMIT")
         except BaseException:
             try:
                 await connection.exec_driver_sql("ROLLBACK")
-            except _DRIVER_ERRORS:
-                # The connection is broken: drop it rather than reuse it; the block's error stands.
-                self._connection = None
-                await connection.invalidate()
+            except Exception:
+                await self._discard()  # broken: the block's error is the one to report
             raise
-        await connection.exec_driver_sql("COMMIT")
+
+    async def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self._engine.release(connection, broken=True)
 
     @property
     def dialect(self) -> SqlDialect:
         return self._engine.dialect
 
-    def translate(self, model: str, exc: BaseException) -> ToolkitError:
-        return translate_error(self._engine.dialect, self._engine.url, model, exc)
-
     async def close(self) -> None:
-        """Give the connection back to the pool."""
+        """Give the connection back to the pool; the scope serves no further calls."""
+        self._closed = True
         connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()
+            await self._engine.release(connection)
 
 
 class SqlRepository(BaseRepository[ModelT]):
@@ -105,12 +135,9 @@ class SqlRepository(BaseRepository[ModelT]):
         self._scope = scope
 
     async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
-        try:
-            connection = await self._scope.connection(self._sql.tables)
+        async with self._scope.using(self._sql.tables, self._sql.info.name) as connection:
             result = await connection.execute(statement, params)
             return result.all()
-        except _DRIVER_ERRORS as exc:
-            raise self._scope.translate(self._sql.info.name, exc) from exc
 
     async def get(self, id: PrimaryKey) -> ModelT | None:
         rows = await self._fetch(self._sql.get, self._sql.pk_params(id))
@@ -132,21 +159,19 @@ class SqlRepository(BaseRepository[ModelT]):
         if not validated:
             return []
         rows: builtins.list[Row[Any]] = []
-        try:
-            async with self._scope.transaction(self._sql.tables) as connection:
-                # One executemany per run of rows that give the same columns (a generated key
-                # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
-                params = [self._sql.insert_params(model) for model in validated]
-                for _, group in groupby(params, key=lambda row: row.keys()):
-                    run = list(group)
-                    if self._scope.dialect.orders_bulk_returning:
-                        result = await connection.execute(self._sql.insert_many, run)
-                        rows.extend(result.all())
-                    else:
-                        result = await connection.execute(self._sql.insert_many_unordered, run)
-                        rows.extend(self._sql.in_input_order(run, result.all()))
-        except _DRIVER_ERRORS as exc:
-            raise self._scope.translate(self._sql.info.name, exc) from exc
+        name = self._sql.info.name
+        async with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+            # One executemany per run of rows that give the same columns (a generated key
+            # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
+            params = [self._sql.insert_params(model) for model in validated]
+            for _, group in groupby(params, key=lambda row: row.keys()):
+                run = list(group)
+                if self._scope.dialect.orders_bulk_returning:
+                    result = await connection.execute(self._sql.insert_many, run)
+                    rows.extend(result.all())
+                else:
+                    result = await connection.execute(self._sql.insert_many_unordered, run)
+                    rows.extend(self._sql.in_input_order(run, result.all()))
         return self._sql.from_rows(rows)
 
     async def update(self, model: ModelT) -> ModelT:

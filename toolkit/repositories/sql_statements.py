@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
-from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, to_utc
+from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, strip_optional, to_utc
 
 __all__ = ["SqlStatements", "sql_statements"]
 
@@ -31,8 +31,12 @@ class SqlStatements(Generic[ModelT]):
 
     info: ModelInfo[ModelT]
     tables: tuple[Table, ...]
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # field names, in the order of the columns selected
+    keys: tuple[tuple[str, str], ...]  # (field name, column key) pairs, for parameters
+    pk_key: str
+    database_defaults: frozenset[str]  # fields whose None lets the database fill the column
     datetime_positions: tuple[int, ...]
+    float_positions: tuple[int, ...]
     get: Select[Any]
     list_all: Select[Any]
     insert: ReturningInsert[Any]
@@ -46,15 +50,16 @@ class SqlStatements(Generic[ModelT]):
 
     def insert_params(self, validated: ModelT) -> dict[str, Any]:
         values = validated.__dict__
-        params = {name: values[name] for name in self.names if name in values}
-        if params.get(self.info.pk_name) is None:
-            params.pop(self.info.pk_name, None)  # let the database generate it
-        return params
+        return {
+            key: values[name]
+            for name, key in self.keys
+            if values.get(name) is not None or name not in self.database_defaults
+        }
 
     def update_params(self, validated: ModelT) -> dict[str, Any]:
         values = validated.__dict__
-        params = {name: values[name] for name in self.names if name in values}
-        params[_PK_PARAM] = params.pop(self.info.pk_name)
+        params = {key: values.get(name) for name, key in self.keys}
+        params[_PK_PARAM] = params.pop(self.pk_key)
         return params
 
     def in_input_order(
@@ -66,9 +71,9 @@ class SqlStatements(Generic[ModelT]):
         ones are ascending in insertion order (SQLite allocates them one row after the other).
         """
         position = self.names.index(self.info.pk_name)
-        if self.info.pk_name not in params[0]:
+        if self.pk_key not in params[0]:
             return sorted(rows, key=lambda row: row[position])
-        order = {param[self.info.pk_name]: index for index, param in enumerate(params)}
+        order = {param[self.pk_key]: index for index, param in enumerate(params)}
         return sorted(rows, key=lambda row: order[row[position]])
 
     def from_rows(self, rows: Sequence[Sequence[Any]]) -> list[ModelT]:
@@ -91,6 +96,11 @@ class SqlStatements(Generic[ModelT]):
             value = values[position]
             if value is not None:
                 values[position] = to_utc(value)
+        for position in self.float_positions:
+            # SQLite's RETURNING gives a whole-numbered REAL as an int (before column affinity).
+            value = values[position]
+            if type(value) is int:
+                values[position] = float(value)
         return build_instance(self.info, dict(zip(self.names, values, strict=True)))
 
 
@@ -99,17 +109,29 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     """The statements for ``model`` (made once per class)."""
     info = model_info(model)
     table = info.table
-    columns = [table.columns[name] for name in info.field_names]
-    pk: Column[Any] = table.columns[info.pk_name]
+    columns = info.columns
+    pk: Column[Any] = columns[info.field_names.index(info.pk_name)]
     where_pk = pk == bindparam(_PK_PARAM)
     return SqlStatements(
         info=info,
         tables=_with_referenced_tables(table),
         names=info.field_names,
+        keys=tuple((name, col.key) for name, col in zip(info.field_names, columns, strict=True)),
+        pk_key=pk.key,
+        database_defaults=frozenset(
+            name
+            for name, column in zip(info.field_names, columns, strict=True)
+            if column is pk or column.server_default is not None or column.default is not None
+        ),
         datetime_positions=tuple(
             position
-            for position, column in enumerate(columns)
-            if column.key in info.datetime_fields
+            for position, name in enumerate(info.field_names)
+            if name in info.datetime_fields
+        ),
+        float_positions=tuple(
+            position
+            for position, name in enumerate(info.field_names)
+            if strip_optional(info.model.model_fields[name].annotation) is float
         ),
         get=sa_select(*columns).where(where_pk),
         list_all=sa_select(*columns).order_by(pk),

@@ -71,6 +71,9 @@ class SqliteDialect(SqlDialect):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    def single_connection(self, url: URL) -> bool:
+        return _is_memory(url)
+
     def describe(self, url: URL) -> str:
         return f"SQLite database {url.database or ':memory:'}"
 

@@ -95,7 +95,15 @@ class SyncRedisClients:
         self._clients = PerProcess(_close)
 
     def get(self, settings: Settings) -> SyncRedisClient:
-        key = settings.replace(backend="", postgres_url="", sqlite_url="", redis_key_prefix="x")
+        # What the client is made of; the key prefix is not: one client serves every prefix.
+        key = (
+            settings.redis_url,
+            settings.pool_size + settings.max_overflow,
+            settings.pool_timeout,
+            settings.connect_timeout,
+            settings.command_timeout,
+            settings.auto_create,
+        )
         return self._clients.get(key, lambda: SyncRedisClient(settings))
 
     def dispose(self) -> None:

@@ -16,6 +16,7 @@
 | ``STORAGE_COMMAND_TIMEOUT`` | seconds allowed for one statement | ``30`` |
 | ``STORAGE_AUTO_CREATE`` | create a model's missing tables on first use | ``true`` |
 | ``STORAGE_ECHO`` | log every statement (SQLAlchemy's ``echo``) | ``false`` |
+| ``STORAGE_CURSOR_SECRET`` | the key that signs page cursors (one value everywhere) | built in |
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ __all__ = ["DEFAULT_BACKEND", "Settings", "SettingsChanges", "UrlField"]
 
 DEFAULT_BACKEND = "sqlite"
 
+# Without a secret of the application's own, cursors are still tamper-evident to anyone who
+# does not read this source; a cursor only ever names a position within the caller's own query.
+_DEFAULT_CURSOR_SECRET = "toolkit page cursor"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -55,6 +59,7 @@ class Settings:
     command_timeout: float = 30.0
     auto_create: bool = True
     echo: bool = False
+    cursor_secret: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.redis_key_prefix or any(c in self.redis_key_prefix for c in " :{}*?[]"):
@@ -85,6 +90,10 @@ class Settings:
                 values[field.name] = _parse(_ENV_NAMES[field.name], raw.strip(), field.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls()._changed(values)
+
+    def cursor_key(self) -> bytes:
+        """The key page cursors are signed with."""
+        return (self.cursor_secret or _DEFAULT_CURSOR_SECRET).encode()
 
     def replace(self, **changes: Unpack[SettingsChanges]) -> Settings:
         """Return a copy with ``changes`` applied."""
@@ -122,6 +131,7 @@ class SettingsChanges(TypedDict, total=False):
     command_timeout: float
     auto_create: bool
     echo: bool
+    cursor_secret: str
 
 
 _ENV_NAMES = {
@@ -139,6 +149,7 @@ _ENV_NAMES = {
     "command_timeout": "STORAGE_COMMAND_TIMEOUT",
     "auto_create": "STORAGE_AUTO_CREATE",
     "echo": "STORAGE_ECHO",
+    "cursor_secret": "STORAGE_CURSOR_SECRET",
 }
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ConstraintError",
     "NotFoundError",
     "ToolkitError",
+    "UnsupportedQueryError",
     "ValidationError",
 ]
 
@@ -57,3 +58,7 @@ class BackendUnavailableError(ToolkitError):
 
 class ConfigurationError(ToolkitError):
     """The toolkit was configured wrongly: an unknown backend, a malformed URL, a bad setting."""
+
+
+class UnsupportedQueryError(ToolkitError):
+    """The backend cannot run this filter or order exactly as the others do; it names the part."""

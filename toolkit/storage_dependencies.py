@@ -56,7 +56,7 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     @asynccontextmanager
     async def open_provider(settings: Settings) -> AsyncIterator[RepositoryProvider]:
         engine = await _ENGINES.get(dialect, settings)
-        provider = SqlRepositoryProvider(SqlConnectionScope(engine))
+        provider = SqlRepositoryProvider(SqlConnectionScope(engine, settings.cursor_key()))
         try:
             yield provider
         finally:
@@ -68,7 +68,9 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
 @asynccontextmanager
 async def _open_redis(settings: Settings) -> AsyncIterator[RepositoryProvider]:
     client = await _REDIS_CLIENTS.get(settings)
-    yield RedisRepositoryProvider(RedisScope(client, settings.redis_key_prefix))
+    yield RedisRepositoryProvider(
+        RedisScope(client, settings.redis_key_prefix, settings.cursor_key())
+    )
 
 
 register_backend(_sql_backend(POSTGRES, "postgres_url"))

@@ -61,7 +61,7 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
     @contextmanager
     def open_provider(settings: Settings) -> Iterator[SyncRepositoryProvider]:
         engine = _ENGINES.get(dialect, settings)
-        provider = SyncSqlRepositoryProvider(SyncSqlConnectionScope(engine))
+        provider = SyncSqlRepositoryProvider(SyncSqlConnectionScope(engine, settings.cursor_key()))
         try:
             yield provider
         finally:
@@ -73,7 +73,9 @@ def _sql_backend(dialect: SqlDialect, url_field: UrlField) -> Backend:
 @contextmanager
 def _open_redis(settings: Settings) -> Iterator[SyncRepositoryProvider]:
     client = _REDIS_CLIENTS.get(settings)
-    yield SyncRedisRepositoryProvider(SyncRedisScope(client, settings.redis_key_prefix))
+    yield SyncRedisRepositoryProvider(
+        SyncRedisScope(client, settings.redis_key_prefix, settings.cursor_key())
+    )
 
 
 register_backend(_sql_backend(POSTGRES, "postgres_url"))

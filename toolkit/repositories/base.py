@@ -1,4 +1,4 @@
-"""The repository contract every backend meets (async)."""
+"""The repository contract every backend meets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Generic
 
+from toolkit.query import OrderBy, Page, Where
 from toolkit.schema import ModelT, PrimaryKey
 
 
@@ -55,5 +56,56 @@ class BaseRepository(ABC, Generic[ModelT]):
         """Delete the row with this primary key; return whether a row was deleted."""
 
     @abstractmethod
-    async def list(self) -> builtins.list[ModelT]:
-        """Return every row, in primary-key order."""
+    async def list(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ModelT]:
+        """The rows matching every ``where`` item, in ``order_by`` order (then primary key).
+
+        Without arguments: every row, in primary-key order.
+        """
+
+    @abstractmethod
+    async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+        """The first row matching ``where`` in ``order_by`` order, or None."""
+
+    @abstractmethod
+    async def count(self, *where: Where) -> int:
+        """How many rows match ``where``."""
+
+    @abstractmethod
+    async def exists(self, *where: Where) -> bool:
+        """Whether any row matches ``where``."""
+
+    @abstractmethod
+    async def page(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ModelT]:
+        """Up to ``limit`` rows after ``cursor`` (keyset pagination), and the next cursor.
+
+        Rows written between pages are neither missed nor repeated; a cursor that was altered,
+        or that belongs to another model or order, raises ``ValidationError``.
+        """
+
+    @abstractmethod
+    async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        """`update` every model, all or nothing; the stored rows in order."""
+
+    @abstractmethod
+    async def upsert(self, model: ModelT) -> ModelT:
+        """Insert ``model``, or update the row with its primary key; the stored row."""
+
+    @abstractmethod
+    async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        """Delete the rows with these primary keys, all or nothing; how many went."""
+
+    @abstractmethod
+    async def delete_where(self, *where: Where) -> int:
+        """Delete the rows matching every ``where`` item; how many went."""

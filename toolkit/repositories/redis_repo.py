@@ -32,6 +32,21 @@ from toolkit.errors import (
     ValidationError,
 )
 from toolkit.lifetimes import PerLoop
+from toolkit.query import (
+    Condition,
+    Order,
+    OrderBy,
+    Page,
+    Where,
+    after,
+    check_window,
+    decode_cursor,
+    encode_cursor,
+    evaluate,
+    sort_rows,
+    translate_order,
+    translate_strict,
+)
 from toolkit.redis_schema import (
     RedisTable,
     index_definition,
@@ -113,9 +128,10 @@ class RedisClients:
 class RedisScope:
     """A provider's use of one client under one key prefix."""
 
-    def __init__(self, client: RedisClient, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str, cursor_secret: bytes) -> None:
         self._client = client
         self.prefix = prefix
+        self.cursor_secret = cursor_secret
 
     async def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[str]:
         """Run the write script for ``described``; its reply as strings."""
@@ -208,12 +224,17 @@ class RedisRepository(BaseRepository[ModelT]):
         self._scope = scope
         self._plan = self._table.plan(scope.prefix)
 
-    async def _run(self, operation: str, *arguments: str) -> builtins.list[str]:
+    async def _run(
+        self, operation: str, *arguments: str, models: Sequence[ModelT] = ()
+    ) -> builtins.list[str]:
         outcome = await self._scope.run_script(self._table, [operation, self._plan, *arguments])
         if outcome[0] != "ok":
             kind, field, item = outcome[0], outcome[1], int(outcome[2]) - 1
-            where = f" (item {item})" if len(arguments) > 3 else ""
-            raise _FAILURES[kind](f"{self._table.info.name} write refused: {field}{where}")
+            name = self._table.info.name
+            if kind == "notfound":
+                raise NotFoundError(name, getattr(models[item], self._table.info.pk_name))
+            where = f" (item {item})" if len(models) > 1 else ""
+            raise _FAILURES[kind](f"{name} write refused: {field}{where}")
         return outcome[1:]
 
     def _encode(self, validated: ModelT) -> tuple[str, str, str]:
@@ -239,7 +260,7 @@ class RedisRepository(BaseRepository[ModelT]):
 
     async def create(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.info, model)
-        (token,) = await self._run("create", *self._encode(validated))
+        (token,) = await self._run("create", *self._encode(validated), models=[validated])
         return self._with_key(validated, token)
 
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
@@ -249,22 +270,104 @@ class RedisRepository(BaseRepository[ModelT]):
         arguments: builtins.list[str] = []
         for model in validated:
             arguments.extend(self._encode(model))
-        tokens = await self._run("create", *arguments)
+        tokens = await self._run("create", *arguments, models=validated)
         return [
             self._with_key(model, token) for model, token in zip(validated, tokens, strict=True)
         ]
 
     async def update(self, model: ModelT) -> ModelT:
+        (updated,) = await self.update_many([model])
+        return updated
+
+    async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._table.info, models)
+        if not validated:
+            return []
+        arguments: builtins.list[str] = []
+        for model in validated:
+            token, document, keys = self._encode(model)
+            if token == "":  # no key: no row to update
+                raise NotFoundError(self._table.info.name, None)
+            arguments.extend((token, document, keys))
+        await self._run("update", *arguments, models=validated)
+        return [build_instance(self._table.info, self._values(model)) for model in validated]
+
+    async def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.info, model)
-        token, document, keys = self._encode(validated)
-        if token == "" or not await self._run("update", token, document, keys):
-            raise NotFoundError(self._table.info.name, getattr(model, self._table.info.pk_name))
+        (token,) = await self._run("upsert", *self._encode(validated), models=[validated])
         return self._with_key(validated, token)
 
     async def delete(self, id: PrimaryKey) -> bool:
         return bool(await self._run("delete", self._table.pk_token(id)))
 
-    async def list(self) -> builtins.list[ModelT]:
+    async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in ids))
+        return len(await self._run("delete", *tokens)) if tokens else 0
+
+    async def delete_where(self, *where: Where) -> int:
+        # Found, then deleted by key: a row changed in between by another writer is deleted
+        # as it was found (Redis has no statement that filters and deletes at once).
+        rows = await self._query(where, translate_order(self._table.info, None))
+        return await self.delete_many(getattr(row, self._table.info.pk_name) for row in rows)
+
+    async def list(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ModelT]:
+        if not where and order_by is None and limit is None and not offset:
+            return await self._all()
+        check_window(limit, offset)
+        rows = await self._query(where, translate_order(self._table.info, order_by))
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+    async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+        rows = await self._query(where, translate_order(self._table.info, order_by))
+        return rows[0] if rows else None
+
+    async def count(self, *where: Where) -> int:
+        return len(await self._query(where, ()))
+
+    async def exists(self, *where: Where) -> bool:
+        return bool(await self._query(where, ()))
+
+    async def page(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ModelT]:
+        check_window(limit, 0, page=True)
+        info = self._table.info
+        orders = translate_order(info, order_by)
+        start = None
+        if cursor is not None:
+            start = after(orders, decode_cursor(info, orders, cursor, self._scope.cursor_secret))
+        rows = await self._query(where, orders, start)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            position = [items[-1].__dict__[order.field] for order in orders]
+            next_cursor = encode_cursor(info, orders, position, self._scope.cursor_secret)
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def _query(
+        self, where: Sequence[Any], orders: Sequence[Order], start: Condition | None = None
+    ) -> builtins.list[ModelT]:
+        """The rows that match, in order: every document is read and the conditions evaluated
+        here, so that they mean exactly what they mean in SQL."""
+        condition = translate_strict(self._table.info, where)
+        rows = await self._all()
+        for test in (condition, start):
+            if test is not None:
+                rows = [row for row in rows if evaluate(test, row.__dict__) is True]
+        sort_rows(rows, orders)
+        return rows
+
+    async def _all(self) -> builtins.list[ModelT]:
         try:
             client = await self._scope.ready(self._table)
             tokens = await client.command("ZRANGE", self._table.ids_key(self._scope.prefix), 0, -1)
@@ -280,9 +383,12 @@ class RedisRepository(BaseRepository[ModelT]):
         # A document deleted between the two reads is gone: skip it.
         return [self._table.decode(json.loads(raw)[0]) for raw in documents if raw is not None]
 
+    def _values(self, validated: ModelT) -> dict[str, Any]:
+        return {name: validated.__dict__.get(name) for name in self._table.info.field_names}
+
     def _with_key(self, validated: ModelT, token: str) -> ModelT:
         """The stored row: the validated values, with the key the store gave it."""
-        values = {name: validated.__dict__.get(name) for name in self._table.info.field_names}
+        values = self._values(validated)
         if values[self._table.info.pk_name] is None:
             values[self._table.info.pk_name] = self._table.pk.decode(int(token))
         return build_instance(self._table.info, values)

@@ -5,11 +5,12 @@
 --          fks, refs}}}, made by toolkit/redis_schema.py
 -- create:  ARGV[3..] triples (primary key token or "" to generate one, document JSON,
 --          constraint tokens JSON {"u": {group: token}, "f": {field: token}})
--- update:  ARGV[3..5] one such triple
--- delete:  ARGV[3] the primary key token
+-- update:  ARGV[3..] such triples, every row existing
+-- upsert:  ARGV[3..5] one such triple: an update if the row exists, else a create
+-- delete:  ARGV[3..] primary key tokens; missing rows are passed over
 --
--- Returns {"ok", token...} ({"ok"} alone: no such row to update or delete), or
--- {"conflict" | "constraint", field, item number}.
+-- Returns {"ok", token...} (delete: the tokens of the rows it deleted), or
+-- {"conflict" | "constraint" | "notfound", field, item number}.
 -- Every check runs before the first write, so a refused call writes nothing.
 
 local op = ARGV[1]
@@ -105,39 +106,66 @@ local function create()
 end
 
 local function update()
+  local count = (#ARGV - 2) / 3
+  local claimed, released, olds = {}, {}, {}
+  for i = 1, count do
+    local token = ARGV[3 * i]
+    local key = root.key .. token
+    if redis.call("EXISTS", key) == 0 then return {"notfound", root.pk, i} end
+    local keys = cjson.decode(ARGV[3 * i + 2])
+    local old = stored_keys(key) or {u = {}, f = {}}
+    olds[i] = old
+    -- As SQL checks row after row: what an earlier row of the batch let go of is free.
+    for group, value in pairs(old.u) do
+      if keys.u[group] ~= value then released[unique_key(root, group) .. "\0" .. value] = true end
+    end
+    for group, value in pairs(keys.u) do
+      local slot = unique_key(root, group) .. "\0" .. value
+      if claimed[slot] and claimed[slot] ~= token then return {"conflict", group, i} end
+      if old.u[group] ~= value and not released[slot] then
+        local owner = redis.call("HGET", unique_key(root, group), value)
+        if owner and owner ~= token then return {"conflict", group, i} end
+      end
+      claimed[slot] = token
+      released[slot] = nil
+    end
+    local field = missing_parent(root, keys, {})
+    if field then return {"constraint", field, i} end
+  end
+  local result = {"ok"}
+  for i = 1, count do
+    local token = ARGV[3 * i]
+    local key = root.key .. token
+    local keys = cjson.decode(ARGV[3 * i + 2])
+    local old = stored_keys(key) or olds[i]
+    redis.call("JSON.SET", key, "$", ARGV[3 * i + 1])
+    for group, value in pairs(old.u) do
+      if keys.u[group] ~= value and redis.call("HGET", unique_key(root, group), value) == token then
+        redis.call("HDEL", unique_key(root, group), value)
+      end
+    end
+    for group, value in pairs(keys.u) do
+      redis.call("HSET", unique_key(root, group), value, token)
+    end
+    for _, fk in ipairs(root.fks) do
+      local before, after = old.f[fk.field], keys.f[fk.field]
+      if before ~= after then
+        if before then redis.call("SREM", children_key(root, fk.field, before), token) end
+        if after then redis.call("SADD", children_key(root, fk.field, after), token) end
+      end
+    end
+    result[i + 1] = token
+  end
+  return result
+end
+
+local function upsert()
   local token = ARGV[3]
-  local key = root.key .. token
-  if redis.call("EXISTS", key) == 0 then return {"ok"} end
-  local keys = cjson.decode(ARGV[5])
-  local old = stored_keys(key) or {u = {}, f = {}}
-  for group, value in pairs(keys.u) do
-    if old.u[group] ~= value then
-      local owner = redis.call("HGET", unique_key(root, group), value)
-      if owner and owner ~= token then return {"conflict", group, 1} end
-    end
-  end
-  local field = missing_parent(root, keys, {})
-  if field then return {"constraint", field, 1} end
-  redis.call("JSON.SET", key, "$", ARGV[4])
-  for group, value in pairs(old.u) do
-    if keys.u[group] ~= value then redis.call("HDEL", unique_key(root, group), value) end
-  end
-  for group, value in pairs(keys.u) do
-    if old.u[group] ~= value then redis.call("HSET", unique_key(root, group), value, token) end
-  end
-  for _, fk in ipairs(root.fks) do
-    local before, after = old.f[fk.field], keys.f[fk.field]
-    if before ~= after then
-      if before then redis.call("SREM", children_key(root, fk.field, before), token) end
-      if after then redis.call("SADD", children_key(root, fk.field, after), token) end
-    end
-  end
-  return {"ok", token}
+  if token ~= "" and redis.call("EXISTS", root.key .. token) == 1 then return update() end
+  return create()
 end
 
 local function delete()
-  local token = ARGV[3]
-  if redis.call("EXISTS", root.key .. token) == 0 then return {"ok"} end
   local deletes, nulls, seen = {}, {}, {}
 
   -- First every check: what the foreign keys' ON DELETE rules make of this delete.
@@ -166,8 +194,15 @@ local function delete()
     end
     return nil
   end
-  local refused = collect(plan.root, token)
-  if refused then return refused end
+  local result = {"ok"}
+  for i = 3, #ARGV do
+    local token = ARGV[i]
+    if not seen[root.key .. token] and redis.call("EXISTS", root.key .. token) == 1 then
+      local refused = collect(plan.root, token)
+      if refused then return refused end
+      result[#result + 1] = token
+    end
+  end
 
   -- Then the writes.
   for _, entry in ipairs(nulls) do
@@ -202,10 +237,11 @@ local function delete()
     redis.call("DEL", key)
     redis.call("ZREM", ids_key(t), doc)
   end
-  return {"ok", token}
+  return result
 end
 
 if op == "create" then return create() end
 if op == "update" then return update() end
+if op == "upsert" then return upsert() end
 if op == "delete" then return delete() end
 return redis.error_reply("unknown operation " .. tostring(op))

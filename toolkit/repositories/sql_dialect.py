@@ -7,8 +7,10 @@ engine options, connection set-up and how integrity errors are told apart. It do
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Column, Table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -21,6 +23,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.sql.dml import ReturningInsert
 
 from toolkit.config import Settings
 from toolkit.errors import (
@@ -53,6 +56,9 @@ class SqlDialect(ABC):
     url_setting: str
     """The environment variable that holds the backend's URL."""
 
+    binary_collation: str | None
+    """The collation that compares strings by code point, where the default may not."""
+
     orders_bulk_returning: bool
     """Whether SQLAlchemy's ``sort_by_parameter_order`` keeps multi-row INSERTs batched here.
 
@@ -73,6 +79,12 @@ class SqlDialect(ABC):
     @abstractmethod
     def on_connect(self, dbapi_connection: Any) -> None:
         """Prepare each new driver connection (pragmas)."""
+
+    @abstractmethod
+    def upsert(
+        self, table: Table, keys: Sequence[str], pk: Column[Any], returning: Sequence[Column[Any]]
+    ) -> ReturningInsert[Any]:
+        """INSERT of ``keys``; an existing row with the same primary key is updated instead."""
 
     def single_connection(self, url: URL) -> bool:
         """Whether the database lives in a single shared connection (in-memory SQLite)."""

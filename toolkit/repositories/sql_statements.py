@@ -37,7 +37,9 @@ class SqlStatements(Generic[ModelT]):
     database_defaults: frozenset[str]  # fields whose None lets the database fill the column
     datetime_positions: tuple[int, ...]
     float_positions: tuple[int, ...]
+    pk_column: Column[Any]
     get: Select[Any]
+    select_all: Select[Any]  # no order: queries add theirs
     list_all: Select[Any]
     insert: ReturningInsert[Any]
     insert_many: ReturningInsert[Any]
@@ -133,7 +135,9 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
             for position, name in enumerate(info.field_names)
             if strip_optional(info.model.model_fields[name].annotation) is float
         ),
+        pk_column=pk,
         get=sa_select(*columns).where(where_pk),
+        select_all=sa_select(*columns),
         list_all=sa_select(*columns).order_by(pk),
         insert=insert(table).returning(*columns),
         insert_many=insert(table).returning(*columns, sort_by_parameter_order=True),

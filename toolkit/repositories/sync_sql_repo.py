@@ -17,12 +17,25 @@ from contextlib import contextmanager
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Row, Table
+from sqlalchemy import Connection, Executable, Row, Select, Table, delete, func, literal, select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from toolkit.engines import SyncSqlEngine
 from toolkit.errors import NotFoundError, ToolkitError
+from toolkit.query import (
+    Order,
+    OrderBy,
+    Page,
+    Where,
+    after,
+    check_window,
+    decode_cursor,
+    encode_cursor,
+    translate,
+    translate_order,
+)
 from toolkit.repositories.sql_dialect import SqlDialect, translate_error
+from toolkit.repositories.sql_query import SqlQuery
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
@@ -34,7 +47,14 @@ _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError, TypeError, ValueError,
 # Errors after which an autocommitting connection is as good as before: the statement failed,
 # the connection did not. After any other error (a timeout, a cancellation, a lost server) the
 # connection's state is unknown, and the scope drops it.
-_CONNECTION_INTACT = (IntegrityError, DataError, ProgrammingError, TypeError, ValueError)
+_CONNECTION_INTACT = (
+    IntegrityError,
+    DataError,
+    ProgrammingError,
+    TypeError,
+    ValueError,
+    ToolkitError,  # raised by the toolkit itself in a call, e.g. a row missing from a batch
+)
 
 
 class SyncSqlConnectionScope:
@@ -44,8 +64,9 @@ class SyncSqlConnectionScope:
     left in an unknown state by an error is dropped, so the next call starts on a fresh one.
     """
 
-    def __init__(self, engine: SyncSqlEngine) -> None:
+    def __init__(self, engine: SyncSqlEngine, cursor_secret: bytes) -> None:
         self._engine = engine
+        self.cursor_secret = cursor_secret
         self._connection: Connection | None = None
         self._turn = threading.Lock()
         self._closed = False
@@ -132,6 +153,7 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         self.model = model
         self._sql: SqlStatements[ModelT] = sql_statements(model)
         self._scope = scope
+        self._queries: dict[str, SqlQuery] = {}
 
     def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
         with self._scope.using(self._sql.tables, self._sql.info.name) as connection:
@@ -181,10 +203,122 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
             raise NotFoundError(self._sql.info.name, getattr(model, self._sql.info.pk_name))
         return self._sql.from_row(rows[0])
 
+    def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._sql.info, models)
+        rows: builtins.list[Row[Any]] = []
+        if not validated:
+            return []
+        name = self._sql.info.name
+        with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+            for model in validated:
+                result = connection.execute(self._sql.update, self._sql.update_params(model))
+                found = result.all()
+                if not found:  # inside the transaction: nothing of the batch stays written
+                    raise NotFoundError(name, getattr(model, self._sql.info.pk_name))
+                rows.extend(found)
+        return self._sql.from_rows(rows)
+
+    def upsert(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.info, model)
+        params = self._sql.insert_params(validated)
+        if self._sql.pk_key not in params:
+            statement: Executable = self._sql.insert  # no key yet: nothing to update
+        else:
+            statement = self._scope.dialect.upsert(
+                self._sql.info.table, list(params), self._sql.pk_column, self._sql.info.columns
+            )
+        rows = self._fetch(statement, params)
+        return self._sql.from_row(rows[0])
+
     def delete(self, id: PrimaryKey) -> bool:
         rows = self._fetch(self._sql.delete, self._sql.pk_params(id))
         return bool(rows)
 
-    def list(self) -> builtins.list[ModelT]:
-        rows = self._fetch(self._sql.list_all, {})
-        return self._sql.from_rows(rows)
+    def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        keys = list(dict.fromkeys(self._sql.info.coerce_pk(id) for id in ids))
+        if not keys:
+            return 0
+        statement = delete(self._sql.info.table).where(self._sql.pk_column.in_(keys))
+        rows = self._fetch(statement.returning(self._sql.pk_column), {})
+        return len(rows)
+
+    def delete_where(self, *where: Where) -> int:
+        statement = delete(self._sql.info.table).where(*self._filters(where))
+        rows = self._fetch(statement.returning(self._sql.pk_column), {})
+        return len(rows)
+
+    def list(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ModelT]:
+        if not where and order_by is None and limit is None and not offset:
+            return self._sql.from_rows(self._fetch(self._sql.list_all, {}))
+        check_window(limit, offset)
+        statement = self._select(where, translate_order(self._sql.info, order_by))
+        if limit is not None:
+            statement = statement.limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        return self._sql.from_rows(self._fetch(statement, {}))
+
+    def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+        found = self.list(*where, order_by=order_by, limit=1)
+        return found[0] if found else None
+
+    def count(self, *where: Where) -> int:
+        statement = select(func.count()).select_from(self._sql.info.table)
+        rows = self._fetch(statement.where(*self._filters(where)), {})
+        return int(rows[0][0])
+
+    def exists(self, *where: Where) -> bool:
+        statement = select(literal(1)).select_from(self._sql.info.table)
+        rows = self._fetch(statement.where(*self._filters(where)).limit(1), {})
+        return bool(rows)
+
+    def page(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ModelT]:
+        check_window(limit, 0, page=True)
+        info = self._sql.info
+        orders = translate_order(info, order_by)
+        statement = self._select(where, orders)
+        if cursor is not None:
+            position = decode_cursor(info, orders, cursor, self._scope.cursor_secret)
+            statement = statement.where(self._query().where(after(orders, position)))
+        rows = self._fetch(statement.limit(limit + 1), {})
+        items = self._sql.from_rows(rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1].__dict__
+            position = [last[order.field] for order in orders]
+            next_cursor = encode_cursor(info, orders, position, self._scope.cursor_secret)
+        return Page(items=items, next_cursor=next_cursor)
+
+    def _query(self) -> SqlQuery:
+        query = self._queries.get(self._scope.dialect.name)
+        if query is None:
+            query = self._queries[self._scope.dialect.name] = SqlQuery(
+                self._sql.info, self._scope.dialect
+            )
+        return query
+
+    def _filters(self, where: Sequence[Any]) -> builtins.list[Any]:
+        """The clauses of ``where``: the portable subset with its one meaning, the rest as given
+        (SQL runs more than the subset)."""
+        query = self._query()
+        conditions = translate(self._sql.info, where)
+        return [
+            item if condition is None else query.where(condition)
+            for item, condition in zip(where, conditions, strict=True)
+        ]
+
+    def _select(self, where: Sequence[Any], orders: Sequence[Order]) -> Select[Any]:
+        statement = self._sql.select_all.where(*self._filters(where))
+        return statement.order_by(*self._query().order_by(orders))

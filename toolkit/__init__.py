@@ -17,8 +17,10 @@ from toolkit.errors import (
     ConstraintError,
     NotFoundError,
     ToolkitError,
+    UnsupportedQueryError,
     ValidationError,
 )
+from toolkit.query import OrderBy, Page, Where
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.sync_base import BaseSyncRepository
@@ -36,12 +38,16 @@ __all__ = [
     "ConstraintError",
     "ModelT",
     "NotFoundError",
+    "OrderBy",
+    "Page",
     "PrimaryKey",
     "RepositoryProvider",
     "Settings",
     "SyncRepositoryProvider",
     "ToolkitError",
+    "UnsupportedQueryError",
     "ValidationError",
+    "Where",
     "get_provider",
     "get_repository_provider",
     "get_sync_provider",

@@ -38,8 +38,10 @@ from sqlalchemy.sql.elements import (
     BooleanClauseList,
     ClauseElement,
     ColumnElement,
+    False_,
     Grouping,
     Null,
+    True_,
     UnaryExpression,
 )
 
@@ -268,9 +270,13 @@ def _binary(fields: _Fields, item: BinaryExpression[Any]) -> Condition | None:
         name = _COMPARISONS.get(op, "")
     if op in (operators.is_, operators.is_not) and isinstance(right, Null):
         return IsNull(field, negated=op is operators.is_not)
-    if not isinstance(right, BindParameter):
+    raw: Any
+    if isinstance(right, True_ | False_) and name:  # `Hero.active == True`
+        raw = isinstance(right, True_)
+    elif isinstance(right, BindParameter):
+        raw = right.effective_value
+    else:
         return None
-    raw = right.effective_value
     if name:
         if raw is None:  # `== None` is IS NULL in SQLAlchemy; other comparisons with NULL
             return None

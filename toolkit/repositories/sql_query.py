@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, and_, case, func, not_, or_
+from sqlalchemy import Column, String, and_, case, cast, func, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit.query import And, Compare, Condition, InSet, IsNull, Not, Order, StartsWith
@@ -88,9 +88,9 @@ class SqlQuery:
         """The column as it orders: enums by declaration order, strings by code point."""
         kind = self._kinds[field]
         if isinstance(kind, type) and issubclass(kind, enum.Enum):
-            return case(
-                {member: rank for rank, member in enumerate(kind)}, value=self._columns[field]
-            )
+            # SQLAlchemy stores an enum by member name (a native enum's label on PostgreSQL).
+            ranks = {member.name: rank for rank, member in enumerate(kind)}
+            return case(ranks, value=cast(self._columns[field], String))
         return self._column(field)
 
 

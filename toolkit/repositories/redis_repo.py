@@ -328,10 +328,17 @@ class RedisRepository(BaseRepository[ModelT]):
         return rows[0] if rows else None
 
     async def count(self, *where: Where) -> int:
+        if not where:
+            try:
+                client = await self._scope.ready(self._table)
+                total = await client.command("ZCARD", self._table.ids_key(self._scope.prefix))
+            except (RedisError, OSError) as exc:
+                raise self._scope.unavailable(exc) from exc
+            return int(total)
         return len(await self._query(where, ()))
 
     async def exists(self, *where: Where) -> bool:
-        return bool(await self._query(where, ()))
+        return await self.count(*where) > 0
 
     async def page(
         self,

@@ -326,10 +326,17 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         return rows[0] if rows else None
 
     def count(self, *where: Where) -> int:
+        if not where:
+            try:
+                client = self._scope.ready(self._table)
+                total = client.command("ZCARD", self._table.ids_key(self._scope.prefix))
+            except (RedisError, OSError) as exc:
+                raise self._scope.unavailable(exc) from exc
+            return int(total)
         return len(self._query(where, ()))
 
     def exists(self, *where: Where) -> bool:
-        return bool(self._query(where, ()))
+        return self.count(*where) > 0
 
     def page(
         self,

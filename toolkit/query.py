@@ -64,6 +64,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "evaluate",
+    "page_of",
     "sort_rows",
     "translate",
     "translate_order",
@@ -203,7 +204,17 @@ class _Fields:
 def translate(info: ModelInfo[Any], where: Iterable[Any]) -> list[Condition | None]:
     """Each ``where`` item as a `Condition`, or None where it is outside the portable subset."""
     fields = _Fields(info)
-    return [_translate(fields, item) for item in where]
+    conditions: list[Condition | None] = []
+    for item in where:
+        if not isinstance(_clause(item), ClauseElement):
+            # A type checker sees `Hero.name == "x"` as a bool, so it cannot catch
+            # `hero.name == "x"` (an instance's value): refuse it here, or SQL reads `WHERE true`.
+            raise ValidationError(
+                f"a filter must be an expression over {info.name}'s columns, such as "
+                f"`{info.name}.{info.pk_name} == 1`, not the {type(item).__name__} {item!r}"
+            )
+        conditions.append(_translate(fields, item))
+    return conditions
 
 
 def translate_strict(info: ModelInfo[Any], where: Iterable[Any]) -> Condition | None:
@@ -485,6 +496,18 @@ def decode_cursor(
         ]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise ValidationError("the page cursor is not valid") from exc
+
+
+def page_of(
+    info: ModelInfo[Any], orders: Sequence[Order], rows: list[ModelT], limit: int, secret: bytes
+) -> Page[ModelT]:
+    """The page of up to ``limit`` of ``rows`` (fetched ``limit + 1`` to see if more follow)."""
+    items = rows[:limit]
+    if len(rows) <= limit:
+        return Page(items=items, next_cursor=None)
+    last = items[-1].__dict__
+    position = [last[order.field] for order in orders]
+    return Page(items=items, next_cursor=encode_cursor(info, orders, position, secret))
 
 
 def _fingerprint(info: ModelInfo[Any], orders: Sequence[Order]) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "ModelT",
     "PrimaryKey",
     "build_instance",
+    "keys_of",
     "model_info",
     "strip_optional",
     "to_utc",
@@ -117,6 +118,13 @@ def model_info(model: type[ModelT]) -> ModelInfo[ModelT]:
         ),
         by_alias=any(fields[name].alias not in (None, name) for name in mapped),
     )
+
+
+def keys_of(ids: Iterable[PrimaryKey]) -> Iterable[PrimaryKey]:
+    """``ids``, refusing one string or bytes value (an iterable of characters, not of keys)."""
+    if isinstance(ids, str | bytes):
+        raise ValidationError(f"expected a collection of primary keys, not the string {ids!r}")
+    return ids
 
 
 def strip_optional(annotation: Any) -> Any:

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TypeVar, assert_type
 
 from pydantic_core import ErrorDetails
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, and_, col, not_, or_
 
 from models import ActionExecution, ActionStatus, Hero, Team
 from toolkit import (
@@ -24,6 +24,7 @@ from toolkit import (
     ConflictError,
     ConstraintError,
     NotFoundError,
+    Page,
     PrimaryKey,
     RepositoryProvider,
     Settings,
@@ -120,6 +121,75 @@ def sql_provider_is_a_repository_provider(
     return sql
 
 
+async def async_queries(heroes: BaseRepository[Hero]) -> None:
+    # Filters as users write them: each is a `Where`, and any mix of them is accepted.
+    assert_type(await heroes.list(Hero.name == "x"), list[Hero])
+    assert_type(await heroes.list(col(Hero.age) >= 30), list[Hero])
+    assert_type(await heroes.list(col(Hero.id).in_([1, 2])), list[Hero])
+    assert_type(await heroes.list(col(Hero.age).is_(None)), list[Hero])
+    assert_type(await heroes.list(col(Hero.name).startswith("a")), list[Hero])
+    assert_type(await heroes.list(and_(Hero.name == "x", col(Hero.age) >= 30)), list[Hero])
+    assert_type(await heroes.list(or_(Hero.name == "x", col(Hero.age).is_(None))), list[Hero])
+    assert_type(await heroes.list(not_(Hero.name == "x")), list[Hero])
+    assert_type(await heroes.list(not_(col(Hero.name).startswith("a"))), list[Hero])
+    assert_type(
+        await heroes.list(
+            Hero.name == "x",
+            col(Hero.age) >= 30,
+            order_by=[Hero.name, col(Hero.age).desc()],
+            limit=10,
+            offset=20,
+        ),
+        list[Hero],
+    )
+    assert_type(await heroes.list(order_by=Hero.name), list[Hero])
+    assert_type(await heroes.list(order_by=col(Hero.age).desc()), list[Hero])
+    assert_type(await heroes.list(order_by=col(Hero.name).asc(), limit=None), list[Hero])
+    for hero in await heroes.list(col(Hero.age) >= 30, limit=5):
+        assert_type(hero, Hero)
+
+    assert_type(await heroes.first(), Hero | None)
+    first = await heroes.first(col(Hero.age) >= 30, order_by=col(Hero.age).desc())
+    assert_type(first, Hero | None)
+    if first is not None:
+        assert_type(first, Hero)
+    assert_type(await heroes.count(), int)
+    assert_type(await heroes.count(Hero.name == "x", col(Hero.age).is_(None)), int)
+    assert_type(await heroes.exists(), bool)
+    assert_type(await heroes.exists(or_(Hero.name == "x", Hero.name == "y")), bool)
+
+
+async def async_pages(heroes: BaseRepository[Hero]) -> None:
+    page = await heroes.page(
+        col(Hero.age) >= 30, order_by=[Hero.name, col(Hero.age).desc()], limit=10
+    )
+    assert_type(page, Page[Hero])
+    assert_type(page.items, list[Hero])
+    assert_type(page.next_cursor, str | None)
+    for hero in page.items:
+        assert_type(hero, Hero)
+    assert_type(await heroes.page(), Page[Hero])
+    assert_type(await heroes.page(cursor=page.next_cursor), Page[Hero])
+    if page.next_cursor is not None:
+        assert_type(page.next_cursor, str)
+        following = await heroes.page(col(Hero.age) >= 30, limit=10, cursor=page.next_cursor)
+        assert_type(following, Page[Hero])
+        assert_type(following.items, list[Hero])
+
+
+async def async_bulk_writes(heroes: BaseRepository[Hero], hero: Hero) -> None:
+    assert_type(await heroes.create_many([hero, hero]), list[Hero])
+    assert_type(await heroes.update_many([hero]), list[Hero])
+    assert_type(await heroes.update_many(h for h in [hero]), list[Hero])
+    assert_type(await heroes.update_many(()), list[Hero])
+    assert_type(await heroes.upsert(hero), Hero)
+    assert_type(await heroes.delete_many([1, 2]), int)
+    assert_type(await heroes.delete_many({1, "2", uuid.uuid4()}), int)
+    assert_type(await heroes.delete_many(h.id for h in [hero] if h.id is not None), int)
+    assert_type(await heroes.delete_where(Hero.name == "x"), int)
+    assert_type(await heroes.delete_where(col(Hero.id).in_([1, 2]), col(Hero.age) >= 30), int)
+
+
 # --- sync ---------------------------------------------------------------------------------------
 
 
@@ -188,6 +258,46 @@ def sync_sql_provider_is_a_sync_repository_provider(
     return sql
 
 
+def sync_queries(heroes: BaseSyncRepository[Hero]) -> None:
+    assert_type(heroes.list(Hero.name == "x"), list[Hero])
+    assert_type(heroes.list(col(Hero.id).in_([1, 2]), col(Hero.age).is_(None)), list[Hero])
+    assert_type(
+        heroes.list(
+            and_(Hero.name == "x", not_(col(Hero.name).startswith("a"))),
+            or_(col(Hero.age) >= 30, col(Hero.age).is_(None)),
+            order_by=[Hero.name, col(Hero.age).desc()],
+            limit=10,
+            offset=20,
+        ),
+        list[Hero],
+    )
+    assert_type(heroes.list(order_by=Hero.name), list[Hero])
+    assert_type(heroes.first(), Hero | None)
+    assert_type(heroes.first(col(Hero.age) >= 30, order_by=col(Hero.age).desc()), Hero | None)
+    assert_type(heroes.count(), int)
+    assert_type(heroes.count(Hero.name == "x"), int)
+    assert_type(heroes.exists(), bool)
+    assert_type(heroes.exists(col(Hero.name).startswith("a")), bool)
+
+
+def sync_pages(heroes: BaseSyncRepository[Hero]) -> None:
+    page = heroes.page(col(Hero.age) >= 30, order_by=col(Hero.age).desc(), limit=10)
+    assert_type(page, Page[Hero])
+    assert_type(page.items, list[Hero])
+    assert_type(page.next_cursor, str | None)
+    assert_type(heroes.page(cursor=page.next_cursor), Page[Hero])
+    for hero in heroes.page(limit=5, cursor="opaque").items:
+        assert_type(hero, Hero)
+
+
+def sync_bulk_writes(heroes: BaseSyncRepository[Hero], hero: Hero) -> None:
+    assert_type(heroes.create_many([hero]), list[Hero])
+    assert_type(heroes.update_many([hero]), list[Hero])
+    assert_type(heroes.upsert(hero), Hero)
+    assert_type(heroes.delete_many([1, 2]), int)
+    assert_type(heroes.delete_where(Hero.name == "x"), int)
+
+
 # --- user code generic over the model -----------------------------------------------------------
 
 
@@ -209,6 +319,29 @@ def sync_first_or_none(repository: BaseSyncRepository[T]) -> T | None:
     return rows[0] if rows else None
 
 
+async def every_row(repository: BaseRepository[T]) -> list[T]:
+    # Following cursors to the last page keeps the model type.
+    rows: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await repository.page(limit=100, cursor=cursor)
+        assert_type(page, Page[T])
+        rows.extend(page.items)
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
+
+
+def sync_every_row(repository: BaseSyncRepository[T]) -> list[T]:
+    rows: list[T] = []
+    page = repository.page()
+    rows.extend(page.items)
+    while page.next_cursor is not None:
+        page = repository.page(cursor=page.next_cursor)
+        rows.extend(page.items)
+    return rows
+
+
 async def generic_user_code(provider: RepositoryProvider, sync: SyncRepositoryProvider) -> None:
     heroes = provider.get_repository(Hero)
     assert_type(await first_or_none(heroes), Hero | None)
@@ -218,6 +351,8 @@ async def generic_user_code(provider: RepositoryProvider, sync: SyncRepositoryPr
     assert_type(await fetch(provider, Team, 1), Team)
     assert_type(await save_all(heroes, [Hero(name="a", secret_name="b")]), list[Hero])
     assert_type(sync_first_or_none(sync.get_repository(Team)), Team | None)
+    assert_type(await every_row(heroes), list[Hero])
+    assert_type(sync_every_row(sync.get_repository(Team)), list[Team])
 
 
 # --- primary keys -------------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from models import ActionExecution, Hero, Team
 from toolkit import (
     BaseRepository,
     BaseSyncRepository,
     NotFoundError,
+    Page,
     PrimaryKey,
     RepositoryProvider,
     Settings,
@@ -131,6 +132,56 @@ async def missing(heroes: BaseRepository[Hero], sync_heroes: BaseSyncRepository[
     BaseRepository[Hero]()  # E: abstract
     Hero(name=1, secret_name="Dive Wilson")  # E: arg-type
     Hero(nmae="Deadpond", name="Deadpond", secret_name="Dive Wilson")  # E: call-arg
+
+
+# --- queries, pages and bulk writes take what they document -------------------------------------
+
+
+async def queries(heroes: BaseRepository[Hero], team: Team) -> None:
+    await heroes.list(limit="10")  # E: arg-type
+    await heroes.list(offset=None)  # E: arg-type
+    await heroes.list("name = 'Deadpond'")  # E: arg-type
+    await heroes.list(col(Hero.age))  # E: arg-type
+    await heroes.count(limit=1)  # E: call-arg
+    await heroes.first(offset=1)  # E: call-arg
+    await heroes.page(limit="10")  # E: arg-type
+    await heroes.page(cursor=1)  # E: arg-type
+    await heroes.page(cursor=b"opaque")  # E: arg-type
+    await heroes.update_many([team])  # E: list-item
+    await heroes.update_many(team)  # E: arg-type
+    await heroes.upsert(team)  # E: arg-type
+    await heroes.delete_many(1)  # E: arg-type
+    await heroes.delete_many([1.5])  # E: list-item
+    await heroes.delete_where(limit=1)  # E: call-arg
+
+
+async def query_results(heroes: BaseRepository[Hero]) -> None:
+    page = await heroes.page()
+    _team: Team = page.items[0]  # E: assignment
+    for hero in page.items:
+        print(hero.headquarters)  # E: attr-defined
+    _teams: Page[Team] = page  # E: assignment
+    _cursor: str = page.next_cursor  # E: assignment
+    page.items = []  # E: misc
+    _hero: Hero = await heroes.first()  # E: assignment
+    print((await heroes.first()).name)  # E: union-attr
+    _count: bool = await heroes.count()  # E: assignment
+    _updated: list[Team] = await heroes.update_many([])  # E: assignment
+    _upserted: Team = await heroes.upsert(Hero(name="a", secret_name="b"))  # E: assignment
+    _deleted: bool = await heroes.delete_many([1])  # E: assignment
+    _gone: list[Hero] = await heroes.delete_where()  # E: assignment
+    _rows: list[Hero] = heroes.list(limit=1)  # E: assignment
+
+
+def sync_queries(heroes: BaseSyncRepository[Hero], team: Team) -> None:
+    heroes.list(limit="10")  # E: arg-type
+    heroes.page(cursor=1)  # E: arg-type
+    heroes.update_many([team])  # E: list-item
+    heroes.upsert(team)  # E: arg-type
+    _team: Team = heroes.page().items[0]  # E: assignment
+    _hero: Hero = heroes.first()  # E: assignment
+    _count: str = heroes.count()  # E: assignment
+    _deleted: str = heroes.delete_where()  # E: assignment
 
 
 # --- errors ---------------------------------------------------------------------------------------

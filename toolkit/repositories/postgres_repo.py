@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table
 from sqlalchemy.dialects.postgresql import insert as dialect_insert
 from sqlalchemy.engine import URL
-from sqlalchemy.sql.dml import ReturningInsert
 
 from toolkit.config import Settings
 from toolkit.errors import (
@@ -36,6 +33,7 @@ class PostgresDialect(SqlDialect):
     url_setting = "POSTGRES_DATABASE_URL"
     orders_bulk_returning = True
     binary_collation = "C"
+    insert = staticmethod(dialect_insert)
     # A transaction-scoped advisory lock: one creator at a time, across processes.
     ddl_begin = ("BEGIN", "SELECT pg_advisory_xact_lock(7310582049)")
 
@@ -73,15 +71,6 @@ class PostgresDialect(SqlDialect):
 
     def on_connect(self, dbapi_connection: Any) -> None:
         pass  # the server's defaults serve
-
-    def upsert(
-        self, table: Table, keys: Sequence[str], pk: Column[Any], returning: Sequence[Column[Any]]
-    ) -> ReturningInsert[Any]:
-        statement = dialect_insert(table)
-        updates = {key: statement.excluded[key] for key in keys if key != pk.key}
-        return statement.on_conflict_do_update(
-            index_elements=[pk], set_=updates or {pk.key: statement.excluded[pk.key]}
-        ).returning(*returning)
 
     def describe(self, url: URL) -> str:
         return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"

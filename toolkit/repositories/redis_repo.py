@@ -41,8 +41,8 @@ from toolkit.query import (
     after,
     check_window,
     decode_cursor,
-    encode_cursor,
     evaluate,
+    page_of,
     sort_rows,
     translate_order,
     translate_strict,
@@ -56,7 +56,14 @@ from toolkit.redis_schema import (
     validate_redis_url,
 )
 from toolkit.repositories.base import BaseRepository
-from toolkit.schema import ModelT, PrimaryKey, build_instance, validate_all, validate_for_write
+from toolkit.schema import (
+    ModelT,
+    PrimaryKey,
+    build_instance,
+    keys_of,
+    validate_all,
+    validate_for_write,
+)
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 _MGET_CHUNK = 1_000
@@ -301,7 +308,7 @@ class RedisRepository(BaseRepository[ModelT]):
         return bool(await self._run("delete", self._table.pk_token(id)))
 
     async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
-        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in ids))
+        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
         return len(await self._run("delete", *tokens)) if tokens else 0
 
     async def delete_where(self, *where: Where) -> int:
@@ -354,12 +361,7 @@ class RedisRepository(BaseRepository[ModelT]):
         if cursor is not None:
             start = after(orders, decode_cursor(info, orders, cursor, self._scope.cursor_secret))
         rows = await self._query(where, orders, start)
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            position = [items[-1].__dict__[order.field] for order in orders]
-            next_cursor = encode_cursor(info, orders, position, self._scope.cursor_secret)
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(info, orders, rows[: limit + 1], limit, self._scope.cursor_secret)
 
     async def _query(
         self, where: Sequence[Any], orders: Sequence[Order], start: Condition | None = None

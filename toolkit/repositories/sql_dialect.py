@@ -7,7 +7,7 @@ engine options, connection set-up and how integrity errors are told apart. It do
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Table
@@ -80,11 +80,20 @@ class SqlDialect(ABC):
     def on_connect(self, dbapi_connection: Any) -> None:
         """Prepare each new driver connection (pragmas)."""
 
-    @abstractmethod
+    insert: Callable[[Table], Any]
+    """The dialect's own ``insert()``, the one with ``on_conflict_do_update``."""
+
     def upsert(
         self, table: Table, keys: Sequence[str], pk: Column[Any], returning: Sequence[Column[Any]]
     ) -> ReturningInsert[Any]:
         """INSERT of ``keys``; an existing row with the same primary key is updated instead."""
+        statement = self.insert(table)
+        updates = {key: statement.excluded[key] for key in keys if key != pk.key}
+        upsert = statement.on_conflict_do_update(
+            index_elements=[pk], set_=updates or {pk.key: statement.excluded[pk.key]}
+        )
+        returning_insert: ReturningInsert[Any] = upsert.returning(*returning)
+        return returning_insert
 
     def single_connection(self, url: URL) -> bool:
         """Whether the database lives in a single shared connection (in-memory SQLite)."""

@@ -29,7 +29,7 @@ from toolkit.query import (
     after,
     check_window,
     decode_cursor,
-    encode_cursor,
+    page_of,
     translate,
     translate_order,
 )
@@ -37,7 +37,7 @@ from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.sql_dialect import SqlDialect, translate_error
 from toolkit.repositories.sql_query import SqlQuery
 from toolkit.repositories.sql_statements import SqlStatements, sql_statements
-from toolkit.schema import ModelT, PrimaryKey, validate_all, validate_for_write
+from toolkit.schema import ModelT, PrimaryKey, keys_of, validate_all, validate_for_write
 
 # What a driver or SQLAlchemy raises: asyncpg raises OSError and TimeoutError unwrapped on
 # connect; drivers raise TypeError, ValueError or OverflowError unwrapped for a value they
@@ -236,7 +236,7 @@ class SqlRepository(BaseRepository[ModelT]):
         return bool(rows)
 
     async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
-        keys = list(dict.fromkeys(self._sql.info.coerce_pk(id) for id in ids))
+        keys = list(dict.fromkeys(self._sql.info.coerce_pk(id) for id in keys_of(ids)))
         if not keys:
             return 0
         statement = delete(self._sql.info.table).where(self._sql.pk_column.in_(keys))
@@ -294,13 +294,8 @@ class SqlRepository(BaseRepository[ModelT]):
             position = decode_cursor(info, orders, cursor, self._scope.cursor_secret)
             statement = statement.where(self._query().where(after(orders, position)))
         rows = await self._fetch(statement.limit(limit + 1), {})
-        items = self._sql.from_rows(rows[:limit])
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1].__dict__
-            position = [last[order.field] for order in orders]
-            next_cursor = encode_cursor(info, orders, position, self._scope.cursor_secret)
-        return Page(items=items, next_cursor=next_cursor)
+        items = self._sql.from_rows(rows)
+        return page_of(info, orders, items, limit, self._scope.cursor_secret)
 
     def _query(self) -> SqlQuery:
         query = self._queries.get(self._scope.dialect.name)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table
 from sqlalchemy.dialects.sqlite import insert as dialect_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.dml import ReturningInsert
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ToolkitError
@@ -31,6 +28,7 @@ class SqliteDialect(SqlDialect):
     name = "sqlite"
     url_setting = "SQLITE_DATABASE_URL"
     binary_collation = None  # BINARY, the default, compares by code point
+    insert = staticmethod(dialect_insert)
     orders_bulk_returning = False  # SQLAlchemy would fall back to one INSERT per row
     # IMMEDIATE takes the database's write lock at once: one creator at a time.
     ddl_begin = ("BEGIN IMMEDIATE",)
@@ -78,15 +76,6 @@ class SqliteDialect(SqlDialect):
 
     def single_connection(self, url: URL) -> bool:
         return _is_memory(url)
-
-    def upsert(
-        self, table: Table, keys: Sequence[str], pk: Column[Any], returning: Sequence[Column[Any]]
-    ) -> ReturningInsert[Any]:
-        statement = dialect_insert(table)
-        updates = {key: statement.excluded[key] for key in keys if key != pk.key}
-        return statement.on_conflict_do_update(
-            index_elements=[pk], set_=updates or {pk.key: statement.excluded[pk.key]}
-        ).returning(*returning)
 
     def describe(self, url: URL) -> str:
         return f"SQLite database {url.database or ':memory:'}"

@@ -84,13 +84,35 @@ class SqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                if not isinstance(exc, _CONNECTION_INTACT):
-                    await self._discard()
-                if isinstance(exc, _DRIVER_ERRORS):
-                    raise translate_error(
-                        self._engine.dialect, self._engine.url, model, exc
-                    ) from exc
-                raise
+                error = await self._failed(model, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+    async def fetch(
+        self, tables: Sequence[Table], model: str, statement: Executable, params: dict[str, Any]
+    ) -> Sequence[Row[Any]]:
+        """The rows of one autocommitted statement: `using` without its generator's cost, for
+        the calls that run one statement (most of them)."""
+        async with self._turn:
+            try:
+                connection = await self._connection_for(tables)
+                result = await connection.execute(statement, params)
+                return result.all()
+            except BaseException as exc:
+                error = await self._failed(model, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+    async def _failed(self, model: str, exc: BaseException) -> BaseException:
+        """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
+        the connection is dropped when the error may have left it in an unknown state."""
+        if not isinstance(exc, _CONNECTION_INTACT):
+            await self._discard()
+        if isinstance(exc, _DRIVER_ERRORS):
+            return translate_error(self._engine.dialect, self._engine.url, model, exc)
+        return exc
 
     async def _connection_for(self, tables: Sequence[Table]) -> AsyncConnection:
         if self._closed:
@@ -157,9 +179,7 @@ class SqlRepository(BaseRepository[ModelT]):
         self._queries: dict[str, SqlQuery] = {}
 
     async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
-        async with self._scope.using(self._sql.tables, self._sql.info.name) as connection:
-            result = await connection.execute(statement, params)
-            return result.all()
+        return await self._scope.fetch(self._sql.tables, self._sql.info.name, statement, params)
 
     async def get(self, id: PrimaryKey) -> ModelT | None:
         rows = await self._fetch(self._sql.get, self._sql.pk_params(id))

@@ -85,13 +85,35 @@ class SyncSqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                if not isinstance(exc, _CONNECTION_INTACT):
-                    self._discard()
-                if isinstance(exc, _DRIVER_ERRORS):
-                    raise translate_error(
-                        self._engine.dialect, self._engine.url, model, exc
-                    ) from exc
-                raise
+                error = self._failed(model, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+    def fetch(
+        self, tables: Sequence[Table], model: str, statement: Executable, params: dict[str, Any]
+    ) -> Sequence[Row[Any]]:
+        """The rows of one autocommitted statement: `using` without its generator's cost, for
+        the calls that run one statement (most of them)."""
+        with self._turn:
+            try:
+                connection = self._connection_for(tables)
+                result = connection.execute(statement, params)
+                return result.all()
+            except BaseException as exc:
+                error = self._failed(model, exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+    def _failed(self, model: str, exc: BaseException) -> BaseException:
+        """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
+        the connection is dropped when the error may have left it in an unknown state."""
+        if not isinstance(exc, _CONNECTION_INTACT):
+            self._discard()
+        if isinstance(exc, _DRIVER_ERRORS):
+            return translate_error(self._engine.dialect, self._engine.url, model, exc)
+        return exc
 
     def _connection_for(self, tables: Sequence[Table]) -> Connection:
         if self._closed:
@@ -156,9 +178,7 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         self._queries: dict[str, SqlQuery] = {}
 
     def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
-        with self._scope.using(self._sql.tables, self._sql.info.name) as connection:
-            result = connection.execute(statement, params)
-            return result.all()
+        return self._scope.fetch(self._sql.tables, self._sql.info.name, statement, params)
 
     def get(self, id: PrimaryKey) -> ModelT | None:
         rows = self._fetch(self._sql.get, self._sql.pk_params(id))

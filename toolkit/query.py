@@ -408,15 +408,15 @@ def _negate(truth: _Truth) -> _Truth:
     return None if truth is None else not truth
 
 
-def sort_rows(rows: list[Any], orders: Sequence[Order]) -> None:
-    """Sort model instances in place by ``orders``: NULLs last ascending, first descending."""
+def sort_rows(rows: list[dict[str, Any]], orders: Sequence[Order]) -> None:
+    """Sort rows of field values in place by ``orders``: NULLs last ascending, first descending."""
     for order in reversed(orders):  # stable sorts, the least significant key first
         rows.sort(key=_key_of(order.field), reverse=order.descending)
 
 
-def _key_of(field: str) -> Callable[[Any], tuple[bool, Any]]:
-    def key(row: Any) -> tuple[bool, Any]:
-        return _nulls_last(row.__dict__.get(field))
+def _key_of(field: str) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
+    def key(row: Mapping[str, Any]) -> tuple[bool, Any]:
+        return _nulls_last(row.get(field))
 
     return key
 

@@ -199,11 +199,15 @@ class RedisTable(Generic[ModelT]):
 
     def decode(self, document: Mapping[str, Any]) -> ModelT:
         """The model instance a stored document holds."""
+        return build_instance(self.info, self.values(document))
+
+    def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The field values a stored document holds."""
         values: dict[str, Any] = {}
         for codec in self.codecs:
             value = document.get(codec.name)
             values[codec.name] = None if value is None else codec.decode(value)
-        return build_instance(self.info, values)
+        return values
 
     def plan(self, prefix: str) -> str:
         """The JSON the Lua script reads: this table and every table a delete can reach."""

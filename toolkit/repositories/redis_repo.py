@@ -314,8 +314,8 @@ class RedisRepository(BaseRepository[ModelT]):
     async def delete_where(self, *where: Where) -> int:
         # Found, then deleted by key: a row changed in between by another writer is deleted
         # as it was found (Redis has no statement that filters and deletes at once).
-        rows = await self._query(where, translate_order(self._table.info, None))
-        return await self.delete_many(getattr(row, self._table.info.pk_name) for row in rows)
+        rows = await self._matching(where)
+        return await self.delete_many(row[self._table.info.pk_name] for row in rows)
 
     async def list(
         self,
@@ -327,11 +327,13 @@ class RedisRepository(BaseRepository[ModelT]):
         if not where and order_by is None and limit is None and not offset:
             return await self._all()
         check_window(limit, offset)
-        rows = await self._query(where, translate_order(self._table.info, order_by))
-        return rows[offset:] if limit is None else rows[offset : offset + limit]
+        orders = translate_order(self._table.info, order_by)
+        end = None if limit is None else offset + limit
+        return await self._query(where, orders, window=slice(offset, end))
 
     async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
-        rows = await self._query(where, translate_order(self._table.info, order_by))
+        orders = translate_order(self._table.info, order_by)
+        rows = await self._query(where, orders, window=slice(0, 1))
         return rows[0] if rows else None
 
     async def count(self, *where: Where) -> int:
@@ -342,7 +344,7 @@ class RedisRepository(BaseRepository[ModelT]):
             except (RedisError, OSError) as exc:
                 raise self._scope.unavailable(exc) from exc
             return int(total)
-        return len(await self._query(where, ()))
+        return len(await self._matching(where))
 
     async def exists(self, *where: Where) -> bool:
         return await self.count(*where) > 0
@@ -360,23 +362,42 @@ class RedisRepository(BaseRepository[ModelT]):
         start = None
         if cursor is not None:
             start = after(orders, decode_cursor(info, orders, cursor, self._scope.cursor_secret))
-        rows = await self._query(where, orders, start)
-        return page_of(info, orders, rows[: limit + 1], limit, self._scope.cursor_secret)
+        rows = await self._query(where, orders, start, window=slice(0, limit + 1))
+        return page_of(info, orders, rows, limit, self._scope.cursor_secret)
 
     async def _query(
-        self, where: Sequence[Any], orders: Sequence[Order], start: Condition | None = None
+        self,
+        where: Sequence[Any],
+        orders: Sequence[Order],
+        start: Condition | None = None,
+        window: slice | None = None,
     ) -> builtins.list[ModelT]:
         """The rows that match, in order: every document is read and the conditions evaluated
         here, so that they mean exactly what they mean in SQL."""
+        rows = await self._matching(where, start)
+        sort_rows(rows, orders)
+        if window is not None:
+            rows = rows[window]
+        info = self._table.info
+        return [build_instance(info, row) for row in rows]
+
+    async def _matching(
+        self, where: Sequence[Any], start: Condition | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The field values of the rows that match, in primary-key order."""
         condition = translate_strict(self._table.info, where)
-        rows = await self._all()
+        rows = await self._documents()
         for test in (condition, start):
             if test is not None:
-                rows = [row for row in rows if evaluate(test, row.__dict__) is True]
-        sort_rows(rows, orders)
+                rows = [row for row in rows if evaluate(test, row) is True]
         return rows
 
     async def _all(self) -> builtins.list[ModelT]:
+        info = self._table.info
+        return [build_instance(info, row) for row in await self._documents()]
+
+    async def _documents(self) -> builtins.list[dict[str, Any]]:
+        """The field values of every row, in primary-key order."""
         try:
             client = await self._scope.ready(self._table)
             tokens = await client.command("ZRANGE", self._table.ids_key(self._scope.prefix), 0, -1)
@@ -390,7 +411,7 @@ class RedisRepository(BaseRepository[ModelT]):
         except (RedisError, OSError) as exc:
             raise self._scope.unavailable(exc) from exc
         # A document deleted between the two reads is gone: skip it.
-        return [self._table.decode(json.loads(raw)[0]) for raw in documents if raw is not None]
+        return [self._table.values(json.loads(raw)[0]) for raw in documents if raw is not None]
 
     def _values(self, validated: ModelT) -> dict[str, Any]:
         return {name: validated.__dict__.get(name) for name in self._table.info.field_names}

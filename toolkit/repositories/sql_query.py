@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, String, and_, case, cast, func, not_, or_
+from sqlalchemy import Column, Integer, String, and_, case, cast, func, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit.query import And, Compare, Condition, InSet, IsNull, Not, Order, StartsWith
@@ -91,10 +91,14 @@ class SqlQuery:
             # SQLAlchemy stores an enum by member name (a native enum's label on PostgreSQL).
             ranks = {member.name: rank for rank, member in enumerate(kind)}
             return case(ranks, value=cast(self._columns[field], String))
+        if kind is bool:  # SQL refuses `flag > true`; as integers, false < true
+            return cast(self._columns[field], Integer)
         return self._column(field)
 
 
 def _rank(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return list(type(value)).index(value)
+    if isinstance(value, bool):
+        return int(value)
     return value

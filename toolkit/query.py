@@ -192,6 +192,10 @@ class _Fields:
                 f"{raw!r} is not a valid value for {self.info.name}.{field}",
                 errors=exc.errors(include_url=False),
             ) from exc
+        if type(value) is int and not -(2**63) <= value < 2**63:
+            raise ValidationError(
+                f"{value} is outside the 64-bit integers {self.info.name}.{field} can compare with"
+            )
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValidationError(

@@ -12,7 +12,19 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, and_, case, cast, func, not_, or_
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit.query import And, Compare, Condition, InSet, IsNull, Not, Order, StartsWith
@@ -48,14 +60,14 @@ class SqlQuery:
         if isinstance(condition, Compare):
             if condition.op in ("eq", "ne"):
                 target: Any = self._column(condition.field)
-                value = condition.value
+                value = self._bound(condition.field, condition.value)
             else:
                 target = self._ordered(condition.field)
-                value = _rank(condition.value)
+                value = self._bound(condition.field, _rank(condition.value))
             return _OPERATORS[condition.op](target, value)
         if isinstance(condition, InSet):
             column = self._column(condition.field)
-            values = list(condition.values)
+            values = [self._bound(condition.field, value) for value in condition.values]
             return column.not_in(values) if condition.negated else column.in_(values)
         if isinstance(condition, IsNull):
             column = self._columns[condition.field]
@@ -77,6 +89,13 @@ class SqlQuery:
             else self._ordered(order.field).asc().nulls_last()
             for order in orders
         ]
+
+    def _bound(self, field: str, value: Any) -> Any:
+        # An integer beyond the column's own width compares as a number (asyncpg would refuse
+        # to bind 2**40 as the int4 an INTEGER column asks for).
+        if self._kinds[field] is int and type(value) is int:
+            return literal(value, BigInteger)
+        return value
 
     def _column(self, field: str) -> ColumnElement[Any]:
         column: ColumnElement[Any] = self._columns[field]

@@ -520,7 +520,7 @@ def test_documents_are_laid_out_as_documented(stack_settings: Settings, redis_ur
     assert document["id"] == str(by_async)
     assert document["tracking_code"] == "LAYOUT-1"
     assert document["pieces"] == 2
-    assert document["weight_kg"] == 1.25
+    assert document["weight_kg"] == "1.25"  # floats as text: RedisJSON misprints some doubles
     assert document["insured"] is True
     assert document["status"] == "in_transit"
     # Integer microseconds since the epoch, UTC.

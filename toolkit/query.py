@@ -33,6 +33,7 @@ import pydantic
 from pydantic import TypeAdapter
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import (
+    AsBoolean,
     BinaryExpression,
     BindParameter,
     BooleanClauseList,
@@ -266,6 +267,11 @@ def _translate(fields: _Fields, item: Any) -> Condition | None:
         return None if inner is None else Not(inner)
     if isinstance(item, BinaryExpression):
         return _binary(fields, item)
+    if isinstance(item, AsBoolean):  # a boolean column inside and_/or_, or under not_
+        flag = fields.field_of(item.element)
+        if flag is None or fields.kind(flag) is not bool:
+            return None
+        return Compare(flag, "eq", item.operator is operators.is_true)
     field = fields.field_of(item)
     if field is not None and fields.kind(field) is bool:  # a bare boolean column
         return Compare(field, "eq", True)

@@ -1,8 +1,8 @@
 """A SQLModel table class as Redis JSON documents: derived once per class, no I/O.
 
 - Each row is a JSON document at ``<prefix>:<table>:<primary key>``. Values are stored so that
-  they come back exactly and compare in the index as they do in SQL: datetimes as integer
-  microseconds since the epoch (UTC), dates as days since the epoch, Decimals as strings, UUIDs
+  they come back exactly: datetimes as integer microseconds since the epoch (UTC), dates as days
+  since the epoch, floats and Decimals as text (RedisJSON prints some doubles inexactly), UUIDs
   and enums as their string (or integer) values, JSON fields as JSON text (RedisJSON would turn
   integers beyond 64 bits into doubles).
 - Bookkeeping lives beside the documents under ``<prefix>:__meta__:<table>:``: the sorted set of
@@ -20,6 +20,7 @@ import enum
 import functools
 import hashlib
 import json
+import math
 import typing
 import uuid
 from collections.abc import Callable, Mapping
@@ -79,7 +80,8 @@ def _codec(name: str, annotation: Any) -> FieldCodec:
     if kind is int:
         return FieldCodec(name, _identity, int, str, int)
     if kind is float:
-        return FieldCodec(name, _identity, float, repr, float)
+        # As text: RedisJSON prints some doubles one unit in the last place off.
+        return FieldCodec(name, _float_to_text, float, repr, str)
     if kind is str:
         return FieldCodec(name, _identity, _identity, _identity, str)
     if kind is uuid.UUID:
@@ -116,6 +118,12 @@ def _is_json_container(kind: Any) -> bool:
     if origin is Any or origin in (dict, list, tuple, set, frozenset):
         return True
     return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
+
+
+def _float_to_text(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    return repr(value)
 
 
 def _datetime_to_int(value: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from models.accounts import AccountBase, UserAccount
 from models.action_execution import ActionExecution, ActionStatus
+from models.gadgets import Gadget, GadgetKind
 from models.heroes import Hero, Incident, Mission, Power, Sidekick, Team
 from models.shipments import Shipment, ShipmentStatus
 
@@ -9,6 +10,8 @@ __all__ = [
     "AccountBase",
     "ActionExecution",
     "ActionStatus",
+    "Gadget",
+    "GadgetKind",
     "Hero",
     "Incident",
     "Mission",

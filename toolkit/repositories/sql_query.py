@@ -10,12 +10,14 @@ from __future__ import annotations
 import enum
 import operator
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Integer,
+    Numeric,
     String,
     and_,
     case,
@@ -95,6 +97,10 @@ class SqlQuery:
         # to bind 2**40 as the int4 an INTEGER column asks for).
         if self._kinds[field] is int and type(value) is int:
             return literal(value, BigInteger)
+        # Likewise a Decimal with more digits than the column keeps (asyncpg would round
+        # -1.499 to the NUMERIC(12, 2) of the column, -1.50, before comparing).
+        if self._kinds[field] is Decimal and isinstance(value, Decimal):
+            return literal(value, Numeric(asdecimal=True))
         return value
 
     def _column(self, field: str) -> ColumnElement[Any]:

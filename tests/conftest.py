@@ -21,8 +21,8 @@ from tests.services import (
     silent_server,
 )
 from toolkit.config import Settings, UrlField
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 
 SQL_BACKENDS = ["postgres", "sqlite"]
 BACKENDS = [*SQL_BACKENDS, "redis"]

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from toolkit._model import model_facts
 from toolkit.config import Settings
-from toolkit.redis_schema import redis_table
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sqlite_repo import SQLITE
-from toolkit.schema import model_info
+from toolkit.repositories.redis._keys import redis_keys
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 
 ADMIN_URL_ENV = "TOOLKIT_TEST_POSTGRES_ADMIN_URL"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -114,7 +114,7 @@ def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
     dialect = POSTGRES if backend == "postgres" else SQLITE
     engine = create_engine(dialect.url(settings, is_async=False))
     try:
-        doomed = {model_info(model).table}
+        doomed = {model_facts(model).table}
         for candidate in SQLModel.metadata.sorted_tables:  # parents come before children
             if any(fk.column.table in doomed for fk in candidate.foreign_keys):
                 doomed.add(candidate)
@@ -126,17 +126,15 @@ def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
 
 
 def _drop_redis_table(settings: Settings, model: type[SQLModel]) -> None:
-    described = redis_table(model)
-    prefix = settings.redis_key_prefix
+    keys = redis_keys(settings.redis_key_prefix, model_facts(model).table.name)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         try:
-            client.execute_command("FT.DROPINDEX", described.index_name(prefix))
+            client.execute_command("FT.DROPINDEX", keys.index)
         except redis.ResponseError as exc:
             if "unknown index" not in str(exc).lower():
                 raise
-        patterns = (f"{prefix}:{described.table}:*", f"{prefix}:__meta__:{described.table}:*")
-        for pattern in patterns:
+        for pattern in (f"{keys.documents}*", f"{keys.meta}*"):
             for key in client.scan_iter(match=pattern, count=1000):
                 client.delete(key)
     finally:

@@ -9,8 +9,8 @@ import pytest
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.storage_dependencies import get_provider
 from toolkit.sync_storage_dependencies import get_sync_provider
 

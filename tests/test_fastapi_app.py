@@ -18,8 +18,8 @@ from tests.services import free_port
 from tests.test_event_loops import describe, no_warnings_recorded, open_connections, still_open
 from toolkit.config import Settings
 from toolkit.fastapi_example import ExampleFailure, app, create_app
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.sync_storage_dependencies import get_sync_provider
 
 _POOL_VARIABLES = (

@@ -53,8 +53,8 @@ from tests.services import drop_table
 from toolkit.config import Settings
 from toolkit.query import Page
 from toolkit.repositories.base import BaseRepository
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.storage_dependencies import get_provider
 from toolkit.sync_storage_dependencies import get_sync_provider

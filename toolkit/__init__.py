@@ -1,4 +1,4 @@
-"""Typed repositories for SQLModel models on PostgreSQL and SQLite, async and sync.
+"""Typed repositories for SQLModel models on PostgreSQL, SQLite and Redis, async and sync.
 
 Declare a model once as a SQLModel ``table=True`` class, then::
 
@@ -9,6 +9,7 @@ Declare a model once as a SQLModel ``table=True`` class, then::
 or, in sync code, ``with get_sync_provider() as provider: ...``.
 """
 
+from toolkit._model import ModelT, PrimaryKey
 from toolkit.config import Settings
 from toolkit.errors import (
     BackendUnavailableError,
@@ -20,12 +21,11 @@ from toolkit.errors import (
     UnsupportedQueryError,
     ValidationError,
 )
-from toolkit.query import OrderBy, Page, Where
+from toolkit.query import OrderBy, OrderItem, Page, Where
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.repositories.sync_providers import SyncRepositoryProvider
-from toolkit.schema import ModelT, PrimaryKey
 from toolkit.storage_dependencies import get_provider, get_repository_provider
 from toolkit.sync_storage_dependencies import get_sync_provider, get_sync_repository_provider
 
@@ -39,6 +39,7 @@ __all__ = [
     "ModelT",
     "NotFoundError",
     "OrderBy",
+    "OrderItem",
     "Page",
     "PrimaryKey",
     "RepositoryProvider",

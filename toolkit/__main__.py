@@ -2,7 +2,7 @@
 
 import sys
 
+from toolkit._demo_cli import run_demo_cli
 from toolkit.demo import demo
-from toolkit.demo_cli import run_demo_cli
 
 sys.exit(run_demo_cli(demo, "Async demo of the toolkit's repositories."))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 from models import ActionExecution, ActionStatus, Hero, Team
-from toolkit.demo_cli import run_demo_cli
+from toolkit._demo_cli import run_demo_cli
+from toolkit._model import model_facts
 from toolkit.errors import ConflictError, ValidationError
-from toolkit.schema import model_info
 from toolkit.storage_dependencies import get_provider
 
 
@@ -62,7 +62,7 @@ async def demo(backend: str) -> None:
         ]
         gone = await heroes.get(hero.id or 0)
         print(f"deleted the demo's rows: {all(deleted)}; the hero is now {gone}")
-    tables = ", ".join(model_info(m).table.name for m in (Team, Hero, ActionExecution))
+    tables = ", ".join(model_facts(m).table.name for m in (Team, Hero, ActionExecution))
     print(f"done; tables used: {tables}")
 
 

@@ -12,18 +12,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from toolkit.config import Settings, UrlField
-from toolkit.engines import AsyncSqlEngines
 from toolkit.errors import ConfigurationError
-from toolkit.repositories.postgres_repo import POSTGRES
 from toolkit.repositories.providers import (
     RedisRepositoryProvider,
     RepositoryProvider,
     SqlRepositoryProvider,
 )
-from toolkit.repositories.redis_repo import RedisClients, RedisScope
-from toolkit.repositories.sql_dialect import SqlDialect
-from toolkit.repositories.sql_repo import SqlConnectionScope
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.redis._connection import RedisClients, RedisScope
+from toolkit.repositories.sql._connection import SqlConnectionScope
+from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._engines import SqlEngines
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
 
 ProviderFactory = Callable[[Settings], AbstractAsyncContextManager[RepositoryProvider]]
 
@@ -37,7 +37,7 @@ class Backend:
     url_field: UrlField
 
 
-_ENGINES = AsyncSqlEngines()
+_ENGINES = SqlEngines()
 _REDIS_CLIENTS = RedisClients()
 _BACKENDS: dict[str, Backend] = {}
 

@@ -17,18 +17,18 @@ from contextlib import (
 from dataclasses import dataclass
 
 from toolkit.config import Settings, UrlField
-from toolkit.engines import SyncSqlEngines
 from toolkit.errors import ConfigurationError
-from toolkit.repositories.postgres_repo import POSTGRES
-from toolkit.repositories.sql_dialect import SqlDialect
-from toolkit.repositories.sqlite_repo import SQLITE
+from toolkit.repositories.redis._sync_connection import SyncRedisClients, SyncRedisScope
+from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._postgres import POSTGRES
+from toolkit.repositories.sql._sqlite import SQLITE
+from toolkit.repositories.sql._sync_connection import SyncSqlConnectionScope
+from toolkit.repositories.sql._sync_engines import SyncSqlEngines
 from toolkit.repositories.sync_providers import (
     SyncRedisRepositoryProvider,
     SyncRepositoryProvider,
     SyncSqlRepositoryProvider,
 )
-from toolkit.repositories.sync_redis_repo import SyncRedisClients, SyncRedisScope
-from toolkit.repositories.sync_sql_repo import SyncSqlConnectionScope
 
 ProviderFactory = Callable[[Settings], AbstractContextManager[SyncRepositoryProvider]]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from toolkit._model import ModelT
 from toolkit.repositories.base import BaseRepository
-from toolkit.repositories.redis_repo import RedisRepository, RedisScope
-from toolkit.repositories.sql_repo import SqlConnectionScope, SqlRepository
-from toolkit.schema import ModelT
+from toolkit.repositories.redis._connection import RedisScope
+from toolkit.repositories.redis._repository import RedisRepository
+from toolkit.repositories.sql._connection import SqlConnectionScope
+from toolkit.repositories.sql._repository import SqlRepository
 
 
 class RepositoryProvider(Protocol):
@@ -37,7 +39,7 @@ class SqlRepositoryProvider:
 
 
 class RedisRepositoryProvider:
-    """`RepositoryProvider` on Redis: its repositories share one client of the event loop."""
+    """`RepositoryProvider` on Redis: its repositories share one client."""
 
     def __init__(self, scope: RedisScope) -> None:
         self._scope = scope

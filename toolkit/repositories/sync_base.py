@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Generic
 
+from toolkit._model import ModelT, PrimaryKey
 from toolkit.query import OrderBy, Page, Where
-from toolkit.schema import ModelT, PrimaryKey
 
 
 class BaseSyncRepository(ABC, Generic[ModelT]):

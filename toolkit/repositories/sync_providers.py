@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from toolkit._model import ModelT
+from toolkit.repositories.redis._sync_connection import SyncRedisScope
+from toolkit.repositories.redis._sync_repository import SyncRedisRepository
+from toolkit.repositories.sql._sync_connection import SyncSqlConnectionScope
+from toolkit.repositories.sql._sync_repository import SyncSqlRepository
 from toolkit.repositories.sync_base import BaseSyncRepository
-from toolkit.repositories.sync_redis_repo import SyncRedisRepository, SyncRedisScope
-from toolkit.repositories.sync_sql_repo import SyncSqlConnectionScope, SyncSqlRepository
-from toolkit.schema import ModelT
 
 
 class SyncRepositoryProvider(Protocol):
@@ -39,7 +41,7 @@ class SyncSqlRepositoryProvider:
 
 
 class SyncRedisRepositoryProvider:
-    """`SyncRepositoryProvider` on Redis: its repositories share one client of the event loop."""
+    """`SyncRepositoryProvider` on Redis: its repositories share one client."""
 
     def __init__(self, scope: SyncRedisScope) -> None:
         self._scope = scope

@@ -14,7 +14,7 @@ from toolkit.errors import (
     ToolkitError,
     ValidationError,
 )
-from toolkit.repositories.sql_dialect import SqlDialect, conflict_or_constraint, parse_url
+from toolkit.repositories.sql._dialect import SqlDialect, conflict_or_constraint, parse_url
 
 __all__ = ["POSTGRES"]
 
@@ -60,7 +60,7 @@ class PostgresDialect(SqlDialect):
                 "options": f"-c statement_timeout={statement_ms}",
             }
         return {
-            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see sql_repo
+            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see _repository
             "connect_args": connect_args,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,

@@ -1,4 +1,4 @@
-"""What the SQL repository needs to know about a dialect, and the pieces both dialects share.
+"""What the SQL repository needs to know about a dialect: `SqlDialect`, and URL parsing.
 
 `SqlDialect` is the small seam between the one SQL repository and PostgreSQL or SQLite: URLs,
 engine options, connection set-up and how integrity errors are told apart. It does no I/O.
@@ -12,30 +12,13 @@ from typing import Any
 
 from sqlalchemy import Column, Table
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    PendingRollbackError,
-    ProgrammingError,
-    StatementError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from toolkit.config import Settings
-from toolkit.errors import (
-    BackendUnavailableError,
-    ConfigurationError,
-    ConflictError,
-    ConstraintError,
-    ToolkitError,
-    ValidationError,
-)
+from toolkit.errors import ConfigurationError, ConflictError, ConstraintError, ToolkitError
 
-__all__ = ["SqlDialect", "parse_url", "translate_error"]
+__all__ = ["SqlDialect", "conflict_or_constraint", "parse_url"]
 
 
 def parse_url(raw: str, setting: str) -> URL:
@@ -114,42 +97,3 @@ class SqlDialect(ABC):
 
 def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
     return ConflictError if is_duplicate else ConstraintError
-
-
-_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    PendingRollbackError,
-    PoolTimeoutError,  # no pooled connection came free within pool_timeout
-    OSError,
-    TimeoutError,
-)
-# A value the driver cannot bind, found before the server saw it: raised bare by drivers
-# (sqlite3: an int beyond 64 bits; psycopg2: a NUL character), or as SQLAlchemy's
-# StatementError around them (a JSON value that does not serialize).
-_UNBINDABLE = (TypeError, ValueError, OverflowError, ProgrammingError)
-
-
-def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseException) -> ToolkitError:
-    """The toolkit error for a driver or SQLAlchemy exception raised while serving ``model``."""
-    orig = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    kind = dialect.error_kind(orig)
-    if kind is None:
-        if isinstance(exc, IntegrityError):
-            kind = dialect.integrity_error_kind(orig)
-        elif isinstance(exc, DataError):
-            kind = ValidationError
-        elif isinstance(exc, _UNAVAILABLE) or isinstance(orig, _UNAVAILABLE):
-            kind = BackendUnavailableError
-        elif isinstance(exc, _UNBINDABLE) or isinstance(orig, _UNBINDABLE):
-            kind = ValidationError
-        else:
-            kind = ToolkitError
-    if kind is BackendUnavailableError:
-        return kind(f"{dialect.describe(url)} is unavailable: {reason}")
-    if kind is ValidationError:
-        return kind(f"{model} value cannot be stored: {reason}")
-    if kind is ToolkitError:
-        return kind(f"{model}: {dialect.describe(url)} failed: {reason}")
-    return kind(f"{model} write refused: {reason}")

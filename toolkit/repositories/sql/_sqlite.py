@@ -10,7 +10,7 @@ from sqlalchemy.pool import StaticPool
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ToolkitError
-from toolkit.repositories.sql_dialect import SqlDialect, conflict_or_constraint, parse_url
+from toolkit.repositories.sql._dialect import SqlDialect, conflict_or_constraint, parse_url
 
 __all__ = ["SQLITE"]
 
@@ -59,7 +59,7 @@ class SqliteDialect(SqlDialect):
                 "poolclass": StaticPool,
             }
         return {
-            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see sql_repo
+            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see _repository
             "connect_args": connect_args,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,

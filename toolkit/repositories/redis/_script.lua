@@ -1,8 +1,8 @@
 -- Every write of the Redis backend, as one atomic script.
 --
 -- ARGV[1]  "create" | "update" | "delete"
--- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, pk, numeric, unique,
---          fks, refs}}}, made by toolkit/redis_schema.py
+-- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, pk, numeric,
+--          unique, fks, refs}}}, made by toolkit/repositories/redis/_script.py
 -- create:  ARGV[3..] triples (primary key token or "" to generate one, document JSON,
 --          constraint tokens JSON {"u": {group: token}, "f": {field: token}})
 -- update:  ARGV[3..] such triples, every row existing
@@ -17,8 +17,8 @@ local op = ARGV[1]
 local plan = cjson.decode(ARGV[2])
 local root = plan.tables[plan.root]
 
-local function ids_key(t) return t.meta .. "ids" end
-local function seq_key(t) return t.meta .. "seq" end
+local function ids_key(t) return t.ids end
+local function seq_key(t) return t.seq end
 local function unique_key(t, group) return t.meta .. "unique:" .. group end
 local function children_key(t, field, parent) return t.meta .. "fk:" .. field .. ":" .. parent end
 local function field_path(name) return '$["' .. name .. '"]' end

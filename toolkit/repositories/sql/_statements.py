@@ -17,7 +17,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
-from toolkit.schema import ModelInfo, ModelT, build_instance, model_info, strip_optional, to_utc
+from toolkit._model import ModelFacts, ModelT, model_facts
+from toolkit._rows import build_instance, to_utc
 
 __all__ = ["SqlStatements", "sql_statements"]
 
@@ -29,7 +30,7 @@ _GC_PAUSE_FROM = 100  # rows; below this the pause is not worth its bookkeeping
 class SqlStatements(Generic[ModelT]):
     """Prepared statements and row mapping for one model."""
 
-    info: ModelInfo[ModelT]
+    facts: ModelFacts[ModelT]
     tables: tuple[Table, ...]
     names: tuple[str, ...]  # field names, in the order of the columns selected
     keys: tuple[tuple[str, str], ...]  # (field name, column key) pairs, for parameters
@@ -48,7 +49,7 @@ class SqlStatements(Generic[ModelT]):
     delete: ReturningDelete[Any]
 
     def pk_params(self, id: object) -> dict[str, Any]:
-        return {_PK_PARAM: self.info.coerce_pk(id)}
+        return {_PK_PARAM: self.facts.coerce_pk(id)}
 
     def insert_params(self, validated: ModelT) -> dict[str, Any]:
         values = validated.__dict__
@@ -72,7 +73,7 @@ class SqlStatements(Generic[ModelT]):
         For dialects whose RETURNING order is not promised: given keys are matched, generated
         ones are ascending in insertion order (SQLite allocates them one row after the other).
         """
-        position = self.names.index(self.info.pk_name)
+        position = self.names.index(self.facts.pk_name)
         if self.pk_key not in params[0]:
             return sorted(rows, key=lambda row: row[position])
         order = {param[self.pk_key]: index for index, param in enumerate(params)}
@@ -103,37 +104,37 @@ class SqlStatements(Generic[ModelT]):
             value = values[position]
             if type(value) is int:
                 values[position] = float(value)
-        return build_instance(self.info, dict(zip(self.names, values, strict=True)))
+        return build_instance(self.facts, dict(zip(self.names, values, strict=True)))
 
 
 @functools.cache
 def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     """The statements for ``model`` (made once per class)."""
-    info = model_info(model)
-    table = info.table
-    columns = info.columns
-    pk: Column[Any] = columns[info.field_names.index(info.pk_name)]
+    facts = model_facts(model)
+    table = facts.table
+    columns = facts.columns
+    pk = facts.pk_column
     where_pk = pk == bindparam(_PK_PARAM)
     return SqlStatements(
-        info=info,
+        facts=facts,
         tables=_with_referenced_tables(table),
-        names=info.field_names,
-        keys=tuple((name, col.key) for name, col in zip(info.field_names, columns, strict=True)),
+        names=facts.field_names,
+        keys=tuple((name, col.key) for name, col in zip(facts.field_names, columns, strict=True)),
         pk_key=pk.key,
         database_defaults=frozenset(
             name
-            for name, column in zip(info.field_names, columns, strict=True)
+            for name, column in zip(facts.field_names, columns, strict=True)
             if column is pk or column.server_default is not None or column.default is not None
         ),
         datetime_positions=tuple(
             position
-            for position, name in enumerate(info.field_names)
-            if name in info.datetime_fields
+            for position, name in enumerate(facts.field_names)
+            if name in facts.datetime_fields
         ),
         float_positions=tuple(
             position
-            for position, name in enumerate(info.field_names)
-            if strip_optional(info.model.model_fields[name].annotation) is float
+            for position, name in enumerate(facts.field_names)
+            if facts.kinds[name] is float
         ),
         pk_column=pk,
         get=sa_select(*columns).where(where_pk),

@@ -1,0 +1,205 @@
+"""What the toolkit knows about a SQLModel table class: computed once per class, cached, no I/O.
+
+Every backend and the query language read a model's shape from `model_facts` and nowhere else:
+its fields and their columns, each field's type (``X | None`` unwrapped), one pydantic adapter
+per field for values that arrive from outside a model instance (filters, cursors, keys), and the
+typing rules those values share with writes (aware datetimes in UTC, 64-bit comparisons).
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import UnionType
+from typing import Any, Generic, TypeAlias, TypeVar, cast
+from uuid import UUID
+
+import pydantic
+from pydantic import TypeAdapter
+from pydantic_core import ErrorDetails
+from sqlalchemy import Column, Table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapper
+from sqlmodel import SQLModel
+
+from toolkit.errors import ConfigurationError, ValidationError
+
+__all__ = [
+    "ModelFacts",
+    "ModelT",
+    "PrimaryKey",
+    "error_details",
+    "field_error",
+    "keys_of",
+    "model_facts",
+    "strip_optional",
+    "table_fields",
+    "utc_instant",
+]
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+"""A SQLModel ``table=True`` class: what a repository stores and returns.
+
+The type checker sees only the bound, SQLModel; a class without ``table=True`` is refused at run
+time with `ConfigurationError`.
+"""
+
+PrimaryKey: TypeAlias = int | str | UUID
+"""The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""
+
+_INT64 = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts(Generic[ModelT]):
+    """A table model's shape, computed once per class by `model_facts`."""
+
+    model: type[ModelT]
+    name: str
+    table: Table
+    mapper: Mapper[ModelT]
+    pk_name: str
+    field_names: tuple[str, ...]
+    columns: tuple[Column[Any], ...]  # the column of each of field_names, in the same order
+    kinds: dict[str, Any]  # field -> its annotation with ``| None`` removed
+    column_of: dict[str, Column[Any]]  # field -> its column
+    field_of_key: dict[str, str]  # column key -> field (they differ for sa_column=Column("x"))
+    datetime_fields: tuple[str, ...]
+    by_alias: bool  # fields with aliases: validate by field name all the same
+    _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
+
+    @property
+    def pk_column(self) -> Column[Any]:
+        return self.column_of[self.pk_name]
+
+    def adapter(self, name: str) -> TypeAdapter[Any]:
+        """The pydantic adapter of field ``name``'s type (made once per field)."""
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            adapter = self._adapters[name] = TypeAdapter(self.kinds[name])
+        return adapter
+
+    def coerce_pk(self, id: object) -> Any:
+        """The primary key value as the model types it; `ValidationError` when it cannot be."""
+        try:
+            return self.adapter(self.pk_name).validate_python(id)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                f"{id!r} is not a valid {self.name}.{self.pk_name}", errors=error_details(exc)
+            ) from exc
+
+    def coerce(self, name: str, raw: Any) -> Any:
+        """A value compared with field ``name`` (a filter's, a cursor's), as the field types it:
+        datetimes aware and in UTC, integers within 64 bits; `ValidationError` otherwise."""
+        if raw is None:
+            return None
+        try:
+            value = self.adapter(name).validate_python(raw)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                f"{raw!r} is not a valid value for {self.name}.{name}", errors=error_details(exc)
+            ) from exc
+        if type(value) is int and value not in _INT64:
+            raise ValidationError(
+                f"{value} is outside the 64-bit integers {self.name}.{name} can compare with"
+            )
+        if isinstance(value, datetime):
+            return utc_instant(self, name, value)
+        return value
+
+
+@functools.cache
+def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
+    """Describe ``model``; `ConfigurationError` unless it is a SQLModel ``table=True`` class."""
+    table = getattr(model, "__table__", None)
+    if not (isinstance(model, type) and issubclass(model, SQLModel)) or not isinstance(
+        table, Table
+    ):
+        raise ConfigurationError(f"{model!r} is not a SQLModel class declared with table=True")
+    pk_columns = list(table.primary_key.columns)
+    if len(pk_columns) != 1:
+        raise ConfigurationError(
+            f"{model.__name__} must have exactly one primary key column, has {len(pk_columns)}"
+        )
+    mapper: Mapper[ModelT] = sa_inspect(model)
+    fields = model.model_fields
+    # A field's column may be named otherwise (``sa_column=Column("other_name", ...)``).
+    mapped: dict[str, Column[Any]] = {
+        name: cast("Column[Any]", mapper.column_attrs[name].columns[0])  # a table column here
+        for name in fields
+        if name in mapper.column_attrs
+    }
+    kinds = {name: strip_optional(fields[name].annotation) for name in mapped}
+    return ModelFacts(
+        model=model,
+        name=model.__name__,
+        table=table,
+        mapper=mapper,
+        pk_name=next(name for name, column in mapped.items() if column is pk_columns[0]),
+        field_names=tuple(mapped),
+        columns=tuple(mapped.values()),
+        kinds=kinds,
+        column_of=mapped,
+        field_of_key={column.key: name for name, column in mapped.items()},
+        datetime_fields=tuple(name for name, kind in kinds.items() if kind is datetime),
+        by_alias=any(fields[name].alias not in (None, name) for name in mapped),
+    )
+
+
+@functools.cache
+def table_fields(table: Table) -> dict[str, str]:
+    """Column key -> field of the SQLModel class mapped to ``table`` (a table no class maps,
+    reached through a foreign key: each column's own key)."""
+    for mapper in SQLModel._sa_registry.mappers:
+        if mapper.local_table is table:
+            model: type[SQLModel] = mapper.class_
+            return model_facts(model).field_of_key
+    return {column.key: column.key for column in table.columns}
+
+
+def keys_of(ids: Iterable[PrimaryKey]) -> Iterable[PrimaryKey]:
+    """``ids``, refusing one string or bytes value (an iterable of characters, not of keys)."""
+    if isinstance(ids, str | bytes):
+        raise ValidationError(f"expected a collection of primary keys, not the string {ids!r}")
+    return ids
+
+
+def strip_optional(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def utc_instant(facts: ModelFacts[Any], name: str, value: datetime) -> datetime:
+    """``value`` (of field ``name``) in UTC; `ValidationError` for a naive datetime or one that
+    leaves years 1-9999 once in UTC. The one rule for writes and for compared values alike."""
+    if value.tzinfo is None:
+        raise field_error(
+            facts, name, value, "timezone_aware", "is a naive datetime; give an aware one"
+        )
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise field_error(
+            facts, name, value, "datetime_range", "is outside years 1-9999 once in UTC"
+        ) from None
+
+
+def field_error(
+    facts: ModelFacts[Any], name: str, value: object, kind: str, message: str
+) -> ValidationError:
+    """A `ValidationError` about one field, in pydantic's error format."""
+    return ValidationError(
+        f"invalid {facts.name}: {name} {message}",
+        errors=[{"type": kind, "loc": (name,), "msg": f"Input {message}", "input": value}],
+    )
+
+
+def error_details(exc: pydantic.ValidationError) -> list[ErrorDetails]:
+    return exc.errors(include_url=False)

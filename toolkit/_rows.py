@@ -1,0 +1,92 @@
+"""The two conversions every backend needs between model instances and stored values.
+
+- `validate_for_write` checks an instance against the model's own pydantic schema (table models
+  skip validation in ``__init__``) and returns a validated copy with datetimes in UTC.
+- `build_instance` turns stored values back into a complete, detached model instance without
+  validating them again: they were validated on the way in.
+
+Both run on every call, so they avoid the costly paths (``model_validate`` on a table model
+copies through SQLAlchemy instrumentation; building through ``__init__`` does the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic
+from sqlalchemy.orm.attributes import instance_state
+
+from toolkit._model import ModelFacts, ModelT, error_details, utc_instant
+from toolkit.errors import ValidationError
+
+__all__ = ["build_instance", "to_utc", "validate_all", "validate_for_write"]
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive value (SQLite keeps no offset) is read as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def validate_for_write(facts: ModelFacts[ModelT], instance: object) -> ModelT:
+    """A validated copy of ``instance`` with aware datetimes in UTC; `ValidationError` otherwise."""
+    if not isinstance(instance, facts.model):
+        raise ValidationError(f"expected a {facts.name} instance, got {type(instance).__name__}")
+    source = instance.__dict__
+    data = {name: source[name] for name in facts.field_names if name in source}
+    validated = facts.mapper.class_manager.new_instance()
+    sa_state = validated.__dict__.copy()
+    try:
+        # Validates into `validated` with the model's own validators; replaces its __dict__.
+        facts.model.__pydantic_validator__.validate_python(
+            data, self_instance=validated, by_name=True if facts.by_alias else None
+        )
+    except pydantic.ValidationError as exc:
+        raise ValidationError(
+            f"invalid {facts.name}: {_summary(exc)}", errors=error_details(exc)
+        ) from exc
+    values = validated.__dict__
+    values.update(sa_state)
+    for name in facts.datetime_fields:
+        value = values.get(name)
+        if value is not None:
+            values[name] = utc_instant(facts, name, value)
+    return validated
+
+
+def validate_all(facts: ModelFacts[ModelT], instances: Iterable[object]) -> list[ModelT]:
+    """`validate_for_write` on each instance; the error names the position of a bad one."""
+    validated: list[ModelT] = []
+    for position, instance in enumerate(instances):
+        try:
+            validated.append(validate_for_write(facts, instance))
+        except ValidationError as exc:
+            raise ValidationError(f"item {position}: {exc}", errors=exc.errors) from exc
+    return validated
+
+
+def build_instance(facts: ModelFacts[ModelT], values: dict[str, Any]) -> ModelT:
+    """A complete, detached instance holding ``values`` (stored data, trusted as valid)."""
+    instance = facts.mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    if facts.model.__pydantic_post_init__:
+        instance.model_post_init(None)
+    # An identity key makes the instance "detached" rather than "transient" to SQLAlchemy, so
+    # that a Session can merge it and emit an UPDATE, as with any row it loaded itself.
+    instance_state(instance).key = facts.mapper.identity_key_from_primary_key(
+        (values[facts.pk_name],)
+    )
+    return instance
+
+
+def _summary(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )

@@ -1,0 +1,125 @@
+"""How each field of a model is stored in a Redis JSON document, and back, exactly.
+
+Datetimes as integer microseconds since the epoch (UTC), dates as days since the epoch, floats
+and Decimals as text (RedisJSON prints some doubles inexactly), UUIDs and enums as their string
+(or integer) values, JSON fields as JSON text (RedisJSON would turn integers beyond 64 bits into
+doubles). Each codec also gives a value's token: its text in keys and constraint hashes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+__all__ = ["FieldCodec", "dumps", "field_codec"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCodec:
+    """How one field is stored: to JSON and back, and as a key token."""
+
+    name: str
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+    token: Callable[[Any], str]
+    stored_type: Any  # the type redis-om sees for the field
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
+    """The codec of field ``name`` of type ``kind`` (``| None`` removed), ``adapter`` its pydantic
+    adapter."""
+    if kind is bool:
+        return FieldCodec(name, _identity, bool, lambda v: "1" if v else "0", bool)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        stored = int if all(isinstance(m.value, int) for m in kind) else str
+        return FieldCodec(name, lambda v: v.value, kind, lambda v: str(v.value), stored)
+    if kind is int:
+        return FieldCodec(name, _identity, int, str, int)
+    if kind is float:
+        # As text: RedisJSON prints some doubles one unit in the last place off.
+        return FieldCodec(name, _float_to_text, float, repr, str)
+    if kind is str:
+        return FieldCodec(name, _identity, _identity, _identity, str)
+    if kind is uuid.UUID:
+        return FieldCodec(name, str, uuid.UUID, str, str)
+    if kind is datetime:
+        return FieldCodec(name, _datetime_to_int, _int_to_datetime, _datetime_token, int)
+    if kind is date:
+        return FieldCodec(name, _date_to_int, _int_to_date, lambda v: str(_date_to_int(v)), int)
+    if kind is Decimal:
+        return FieldCodec(name, str, Decimal, lambda v: str(v.normalize()), str)
+
+    # Anything else: pydantic's own JSON form. Containers (JSON fields) are kept as JSON text:
+    # RedisJSON would turn integers beyond 64 bits into doubles, and SQL keeps them exactly.
+    def token(value: Any) -> str:
+        return json.dumps(adapter.dump_python(value, mode="json"), sort_keys=True)
+
+    if _is_json_container(kind):
+        return FieldCodec(
+            name,
+            lambda v: dumps(adapter.dump_python(v, mode="json")),
+            lambda v: adapter.validate_python(json.loads(v)),
+            token,
+            str,
+        )
+    return FieldCodec(
+        name, lambda v: adapter.dump_python(v, mode="json"), adapter.validate_python, token, str
+    )
+
+
+def _is_json_container(kind: Any) -> bool:
+    """Whether values of ``kind`` are JSON objects or arrays (dicts, lists, models, Any)."""
+    origin = typing.get_origin(kind) or kind
+    if origin is Any or origin in (dict, list, tuple, set, frozenset):
+        return True
+    return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
+
+
+def _float_to_text(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    return repr(value)
+
+
+def _datetime_to_int(value: datetime) -> int:
+    # Integer microseconds stay exact in the index (doubles hold integers up to 2**53).
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _int_to_datetime(value: int) -> datetime:
+    return _EPOCH + value * _MICROSECOND
+
+
+def _datetime_token(value: datetime) -> str:
+    return str(_datetime_to_int(value))
+
+
+def _date_to_int(value: date) -> int:
+    return value.toordinal() - _EPOCH_DAY
+
+
+def _int_to_date(value: int) -> date:
+    return date.fromordinal(value + _EPOCH_DAY)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; ``ValueError`` for NaN or infinity, which JSON cannot hold."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)

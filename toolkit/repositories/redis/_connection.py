@@ -1,0 +1,196 @@
+"""Redis clients and a provider's use of one: the server check, the search index, the error funnel.
+
+A client is made on first use (async code: one per event loop, closed when the loop shuts down;
+sync code: one per process) by `toolkit._lifetimes`. Before a model's first command, the scope
+checks once that the server has the JSON and Search modules and that the model's search index
+exists and is current. Every command goes through `RedisScope.command` or
+`RedisScope.run_script`, which turn redis-py's errors into `BackendUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from toolkit._lifetimes import PerLoop
+from toolkit.config import Settings
+from toolkit.errors import BackendUnavailableError
+from toolkit.repositories.redis._documents import RedisTable
+from toolkit.repositories.redis._index import aindex_definition
+from toolkit.repositories.redis._keys import redis_keys
+from toolkit.repositories.redis._script import script_source
+from toolkit.repositories.redis._url import redis_location, validate_redis_url
+
+_REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
+
+
+class RedisClient:
+    """A Redis client, and what it has checked on the server."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = validate_redis_url(settings.redis_url)
+        self.location = redis_location(url)
+        self.redis: AsyncRedis[Any] = AsyncRedis(
+            connection_pool=AsyncBlockingConnectionPool.from_url(
+                url,
+                max_connections=max(1, settings.pool_size + settings.max_overflow),
+                timeout=settings.pool_timeout,
+                socket_connect_timeout=settings.connect_timeout,
+                socket_timeout=settings.command_timeout,
+                retry=AsyncRetry(NoBackoff(), 0),  # fail at once; redis-py would retry
+                decode_responses=True,
+            )
+        )
+        self.script = self.redis.register_script(script_source())
+        self.auto_create = settings.auto_create
+        self.modules_checked = False
+        self.indexes: set[str] = set()
+        self.lock = asyncio.Lock()
+
+    async def command(self, *arguments: str | int) -> Any:
+        """Run one Redis command; its decoded reply."""
+        # redis-om requires types-redis, whose redis 4 stubs do not type this call in both forms.
+        execute: Any = self.redis.execute_command
+        return await execute(*arguments)
+
+    async def close(self) -> None:
+        await self.redis.connection_pool.disconnect()
+
+
+async def _close(client: RedisClient) -> None:
+    await client.close()
+
+
+class RedisClients:
+    """The Redis clients of the process (async code: a set per event loop)."""
+
+    def __init__(self) -> None:
+        self._clients = PerLoop(_close)
+
+    async def get(self, settings: Settings) -> RedisClient:
+        # What the client is made of; the key prefix is not: one client serves every prefix.
+        key = (
+            settings.redis_url,
+            settings.pool_size + settings.max_overflow,
+            settings.pool_timeout,
+            settings.connect_timeout,
+            settings.command_timeout,
+            settings.auto_create,
+        )
+        return await self._clients.get(key, lambda: RedisClient(settings))
+
+    async def dispose(self) -> None:
+        await self._clients.dispose()
+
+
+class RedisScope:
+    """A provider's use of one client under one key prefix."""
+
+    def __init__(self, client: RedisClient, prefix: str, cursor_secret: bytes) -> None:
+        self._client = client
+        self.prefix = prefix
+        self.cursor_secret = cursor_secret
+
+    async def command(self, described: RedisTable[Any], *arguments: str | int) -> Any:
+        """Run one command on ``described``'s data; its decoded reply."""
+        try:
+            await self._ready(described)
+            return await self._client.command(*arguments)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[str]:
+        """Run the write script on ``described``'s data; its reply as strings."""
+        try:
+            await self._ready(described)
+            reply = await self._client.script(keys=[], args=list(arguments))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return [str(part) for part in reply]
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return BackendUnavailableError(f"{self._client.location} is unavailable: {reason}")
+
+    async def _ready(self, described: RedisTable[Any]) -> None:
+        """Once per client: the server has the modules; once per index: it is current."""
+        client = self._client
+        index = redis_keys(self.prefix, described.table).index
+        if client.modules_checked and index in client.indexes:
+            return
+        async with client.lock:
+            if not client.modules_checked:
+                await self._check_modules()
+                client.modules_checked = True
+            if index not in client.indexes:
+                await self._ensure_index(described)
+                client.indexes.add(index)
+
+    async def _check_modules(self) -> None:
+        reply = await self._client.command("MODULE", "LIST")
+        names = {_module_name(entry).lower() for entry in reply}
+        missing = [label for name, label in _REQUIRED_MODULES.items() if name not in names]
+        if missing:
+            raise BackendUnavailableError(
+                f"{self._client.location} lacks {' and '.join(missing)}: the Redis backend "
+                "needs the JSON and Search modules (Redis 8, or Redis Stack 7.2+)"
+            )
+
+    async def _ensure_index(self, described: RedisTable[Any]) -> None:
+        client = self._client
+        keys = redis_keys(self.prefix, described.table)
+        arguments, digest = aindex_definition(described.facts.model, self.prefix)
+        exists = await self._index_exists(keys.index)
+        if exists and await client.command("GET", keys.index_hash) == digest:
+            return
+        if not client.auto_create:
+            state = "is out of date" if exists else "is missing"
+            raise BackendUnavailableError(
+                f"{client.location}: search index {keys.index} {state}, and "
+                "STORAGE_AUTO_CREATE is off"
+            )
+        # Another client (another process) may be doing the same meanwhile: an index it
+        # dropped first, or created first, is as good as ours.
+        if exists:
+            try:
+                await client.command("FT.DROPINDEX", keys.index)  # keeps the documents
+            except ResponseError as exc:
+                if not _is_unknown_index(exc):
+                    raise
+        try:
+            await client.command("FT.CREATE", keys.index, *arguments)
+        except ResponseError as exc:
+            if "already exists" not in str(exc).lower():
+                raise
+        await client.command("SET", keys.index_hash, digest)
+
+    async def _index_exists(self, name: str) -> bool:
+        try:
+            await self._client.command("FT.INFO", name)
+        except ResponseError as exc:
+            if _is_unknown_index(exc):
+                return False
+            raise
+        return True
+
+
+def _is_unknown_index(exc: ResponseError) -> bool:
+    message = str(exc).lower()
+    return "unknown index" in message or "no such index" in message
+
+
+def _module_name(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return str(entry.get("name", ""))
+    pairs = list(entry)
+    for position in range(0, len(pairs) - 1, 2):
+        if str(pairs[position]) == "name":
+            return str(pairs[position + 1])
+    return ""

@@ -1,0 +1,127 @@
+"""A SQLModel table class as Redis JSON documents: derived once per class, no I/O.
+
+Each row is one JSON document (`toolkit.repositories.redis._keys` says where), its fields
+stored by their codecs (`_codecs`), plus the tokens of its unique and foreign-key values, which
+the write script (`_script`) keeps its constraints with.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic
+
+from sqlalchemy import Table, UniqueConstraint
+
+from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
+from toolkit._rows import build_instance
+from toolkit.errors import ConfigurationError
+from toolkit.repositories.redis._codecs import FieldCodec, dumps, field_codec
+
+__all__ = ["RedisTable", "redis_table", "unique_groups"]
+
+_KEYS_FIELD = "__keys"  # in each document: the tokens of its unique and foreign-key values
+_GROUP_SEPARATOR = "\x1f"  # joins the tokens of a multi-column unique constraint
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTable(Generic[ModelT]):
+    """One model's documents: its codecs and the constraints the write script keeps."""
+
+    facts: ModelFacts[ModelT]
+    table: str
+    codecs: tuple[FieldCodec, ...]
+    codec_of: dict[str, FieldCodec]
+    pk: FieldCodec
+    unique_groups: tuple[tuple[str, ...], ...]
+    foreign_key_fields: tuple[str, ...]
+    indexed: frozenset[str]  # the fields the search index holds
+
+    def pk_token(self, id: object) -> str:
+        return self.pk.token(self.facts.coerce_pk(id))
+
+    def encode(self, values: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The primary key token ("" when the store generates it), the document's JSON and the
+        JSON of its constraint tokens (also inside the document), as the write script takes them.
+
+        Raises ``ValueError`` for a value JSON cannot hold exactly (NaN, infinity).
+        """
+        document: dict[str, Any] = {}
+        for codec in self.codecs:
+            value = values.get(codec.name)
+            document[codec.name] = None if value is None else codec.encode(value)
+        unique: dict[str, str] = {}
+        for group in self.unique_groups:
+            parts = [values.get(name) for name in group]
+            if all(part is not None for part in parts):
+                tokens = [self.codec_of[n].token(p) for n, p in zip(group, parts, strict=True)]
+                unique[",".join(group)] = _GROUP_SEPARATOR.join(tokens)
+        foreign: dict[str, str] = {}
+        for field in self.foreign_key_fields:
+            value = values.get(field)
+            if value is not None:
+                foreign[field] = self.codec_of[field].token(value)
+        keys = {"u": unique, "f": foreign}
+        document[_KEYS_FIELD] = keys
+        pk_value = values.get(self.facts.pk_name)
+        pk_token = "" if pk_value is None else self.pk.token(pk_value)
+        return pk_token, dumps(document), dumps(keys)
+
+    def decode(self, document: Mapping[str, Any]) -> ModelT:
+        """The model instance a stored document holds."""
+        return build_instance(self.facts, self.values(document))
+
+    def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The field values a stored document holds."""
+        values: dict[str, Any] = {}
+        for codec in self.codecs:
+            value = document.get(codec.name)
+            values[codec.name] = None if value is None else codec.decode(value)
+        return values
+
+
+@functools.cache
+def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
+    """The Redis description of ``model`` (made once per class)."""
+    facts = model_facts(model)
+    codecs = tuple(
+        field_codec(name, facts.kinds[name], facts.adapter(name)) for name in facts.field_names
+    )
+    columns = facts.column_of
+    for name, column in columns.items():
+        for fk in column.foreign_keys:
+            if not fk.column.primary_key:
+                raise ConfigurationError(
+                    f"{facts.name}.{name}: the Redis backend supports foreign keys to a "
+                    f"primary key only, not to {fk.target_fullname}"
+                )
+    codec_of = {codec.name: codec for codec in codecs}
+    return RedisTable(
+        facts=facts,
+        table=facts.table.name,
+        codecs=codecs,
+        codec_of=codec_of,
+        pk=codec_of[facts.pk_name],
+        unique_groups=unique_groups(facts.table),
+        foreign_key_fields=tuple(name for name, column in columns.items() if column.foreign_keys),
+        indexed=frozenset(
+            name
+            for name, column in columns.items()
+            if column.primary_key or column.index or column.unique or column.foreign_keys
+        ),
+    )
+
+
+def unique_groups(table: Table) -> tuple[tuple[str, ...], ...]:
+    """The field names of each unique constraint of ``table``."""
+    field = table_fields(table)
+    groups: list[tuple[str, ...]] = [(column.key,) for column in table.columns if column.unique]
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            groups.append(tuple(column.key for column in constraint.columns))
+    for index in table.indexes:
+        if index.unique:
+            groups.append(tuple(column.key for column in index.columns))
+    named = (tuple(field[key] for key in group) for group in groups if group)
+    return tuple(dict.fromkeys(named))

@@ -1,0 +1,224 @@
+"""The Redis repository: SQLModel rows as RedisJSON documents, constraints kept by one Lua script.
+
+How a row becomes a document is `_documents`; the I/O and its errors are `_connection`. Each
+call is one round trip after the first: the write script, a JSON.GET, or a ZRANGE and MGETs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from toolkit._model import ModelT, PrimaryKey, keys_of
+from toolkit._rows import build_instance, validate_all, validate_for_write
+from toolkit.errors import (
+    ConflictError,
+    ConstraintError,
+    NotFoundError,
+    ToolkitError,
+    ValidationError,
+)
+from toolkit.query._cursor import after, check_window, decode_cursor, page_of
+from toolkit.query._evaluate import evaluate, sort_rows
+from toolkit.query._translate import translate_order, translate_strict
+from toolkit.query._tree import Condition, Order, OrderBy, Page, Where
+from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.redis._connection import RedisScope
+from toolkit.repositories.redis._documents import RedisTable, redis_table
+from toolkit.repositories.redis._keys import RedisKeys, redis_keys
+from toolkit.repositories.redis._script import script_plan
+
+_MGET_CHUNK = 1_000
+_FAILURES: dict[str, type[ToolkitError]] = {
+    "conflict": ConflictError,
+    "constraint": ConstraintError,
+}
+
+
+class RedisRepository(BaseRepository[ModelT]):
+    """`BaseRepository` on Redis JSON documents."""
+
+    def __init__(self, model: type[ModelT], scope: RedisScope) -> None:
+        self.model = model
+        self._table: RedisTable[ModelT] = redis_table(model)
+        self._scope = scope
+        self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
+        self._plan = script_plan(self._table.facts.table, scope.prefix)
+
+    async def _run(
+        self, operation: str, *arguments: str, models: Sequence[ModelT] = ()
+    ) -> builtins.list[str]:
+        outcome = await self._scope.run_script(self._table, [operation, self._plan, *arguments])
+        if outcome[0] != "ok":
+            kind, field, item = outcome[0], outcome[1], int(outcome[2]) - 1
+            name = self._table.facts.name
+            if kind == "notfound":
+                raise NotFoundError(name, getattr(models[item], self._table.facts.pk_name))
+            where = f" (item {item})" if len(models) > 1 else ""
+            raise _FAILURES[kind](f"{name} write refused: {field}{where}")
+        return outcome[1:]
+
+    def _encode(self, validated: ModelT) -> tuple[str, str, str]:
+        try:
+            return self._table.encode(validated.__dict__)
+        except ValueError as exc:
+            raise ValidationError(f"invalid {self._table.facts.name}: {exc}") from exc
+
+    async def get(self, id: PrimaryKey) -> ModelT | None:
+        key = self._keys.document(self._table.pk_token(id))
+        raw = await self._scope.command(self._table, "JSON.GET", key)
+        return None if raw is None else self._table.decode(json.loads(raw))
+
+    async def get_one(self, id: PrimaryKey) -> ModelT:
+        found = await self.get(id)
+        if found is None:
+            raise NotFoundError(self._table.facts.name, id)
+        return found
+
+    async def create(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._table.facts, model)
+        (token,) = await self._run("create", *self._encode(validated), models=[validated])
+        return self._with_key(validated, token)
+
+    async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._table.facts, models)
+        if not validated:
+            return []
+        arguments: builtins.list[str] = []
+        for model in validated:
+            arguments.extend(self._encode(model))
+        tokens = await self._run("create", *arguments, models=validated)
+        return [
+            self._with_key(model, token) for model, token in zip(validated, tokens, strict=True)
+        ]
+
+    async def update(self, model: ModelT) -> ModelT:
+        (updated,) = await self.update_many([model])
+        return updated
+
+    async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._table.facts, models)
+        if not validated:
+            return []
+        arguments: builtins.list[str] = []
+        for model in validated:
+            token, document, keys = self._encode(model)
+            if token == "":  # no key: no row to update
+                raise NotFoundError(self._table.facts.name, None)
+            arguments.extend((token, document, keys))
+        await self._run("update", *arguments, models=validated)
+        return [build_instance(self._table.facts, self._values(model)) for model in validated]
+
+    async def upsert(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._table.facts, model)
+        (token,) = await self._run("upsert", *self._encode(validated), models=[validated])
+        return self._with_key(validated, token)
+
+    async def delete(self, id: PrimaryKey) -> bool:
+        return bool(await self._run("delete", self._table.pk_token(id)))
+
+    async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
+        return len(await self._run("delete", *tokens)) if tokens else 0
+
+    async def delete_where(self, *where: Where) -> int:
+        # Found, then deleted by key: a row changed in between by another writer is deleted
+        # as it was found (Redis has no statement that filters and deletes at once).
+        rows = await self._matching(where)
+        return await self.delete_many(row[self._table.facts.pk_name] for row in rows)
+
+    async def list(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ModelT]:
+        if not where and order_by is None and limit is None and not offset:
+            return await self._all()
+        check_window(limit, offset)
+        orders = translate_order(self._table.facts, order_by)
+        end = None if limit is None else offset + limit
+        return await self._query(where, orders, window=slice(offset, end))
+
+    async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+        orders = translate_order(self._table.facts, order_by)
+        rows = await self._query(where, orders, window=slice(0, 1))
+        return rows[0] if rows else None
+
+    async def count(self, *where: Where) -> int:
+        if not where:
+            return int(await self._scope.command(self._table, "ZCARD", self._keys.ids))
+        return len(await self._matching(where))
+
+    async def exists(self, *where: Where) -> bool:
+        return await self.count(*where) > 0
+
+    async def page(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ModelT]:
+        check_window(limit, 0, page=True)
+        facts = self._table.facts
+        orders = translate_order(facts, order_by)
+        start = None
+        if cursor is not None:
+            start = after(orders, decode_cursor(facts, orders, cursor, self._scope.cursor_secret))
+        rows = await self._query(where, orders, start, window=slice(0, limit + 1))
+        return page_of(facts, orders, rows, limit, self._scope.cursor_secret)
+
+    async def _query(
+        self,
+        where: Sequence[Any],
+        orders: Sequence[Order],
+        start: Condition | None = None,
+        window: slice | None = None,
+    ) -> builtins.list[ModelT]:
+        """The rows that match, in order: every document is read and the conditions evaluated
+        here, so that they mean exactly what they mean in SQL."""
+        rows = await self._matching(where, start)
+        sort_rows(rows, orders)
+        if window is not None:
+            rows = rows[window]
+        facts = self._table.facts
+        return [build_instance(facts, row) for row in rows]
+
+    async def _matching(
+        self, where: Sequence[Any], start: Condition | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The field values of the rows that match, in primary-key order."""
+        condition = translate_strict(self._table.facts, where)
+        rows = await self._documents()
+        for test in (condition, start):
+            if test is not None:
+                rows = [row for row in rows if evaluate(test, row) is True]
+        return rows
+
+    async def _all(self) -> builtins.list[ModelT]:
+        facts = self._table.facts
+        return [build_instance(facts, row) for row in await self._documents()]
+
+    async def _documents(self) -> builtins.list[dict[str, Any]]:
+        """The field values of every row, in primary-key order."""
+        tokens = await self._scope.command(self._table, "ZRANGE", self._keys.ids, 0, -1)
+        documents: builtins.list[str | None] = []
+        for start in range(0, len(tokens), _MGET_CHUNK):
+            keys = [self._keys.document(token) for token in tokens[start : start + _MGET_CHUNK]]
+            documents.extend(await self._scope.command(self._table, "JSON.MGET", *keys, "$"))
+        # A document deleted between the two reads is gone: skip it.
+        return [self._table.values(json.loads(raw)[0]) for raw in documents if raw is not None]
+
+    def _values(self, validated: ModelT) -> dict[str, Any]:
+        return {name: validated.__dict__.get(name) for name in self._table.facts.field_names}
+
+    def _with_key(self, validated: ModelT, token: str) -> ModelT:
+        """The stored row: the validated values, with the key the store gave it."""
+        values = self._values(validated)
+        if values[self._table.facts.pk_name] is None:
+            values[self._table.facts.pk_name] = self._table.pk.decode(int(token))
+        return build_instance(self._table.facts, values)

@@ -1,0 +1,78 @@
+"""The write script and its plan: the one Lua script that performs every Redis write.
+
+The plan tells the script, as JSON, the keys of the table written and of every table a delete
+can reach through foreign keys (to cascade, set NULL or refuse), with their constraints.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Table
+
+from toolkit._model import table_fields
+from toolkit.repositories.redis._documents import unique_groups
+from toolkit.repositories.redis._keys import redis_keys
+
+__all__ = ["script_plan", "script_source"]
+
+
+@functools.cache
+def script_source() -> str:
+    """The Lua script that performs every write."""
+    return resources.files("toolkit.repositories.redis").joinpath("_script.lua").read_text()
+
+
+@functools.cache
+def script_plan(table: Table, prefix: str) -> str:
+    """The JSON the script reads: ``table`` and every table a delete can reach."""
+    tables: dict[str, Any] = {}
+    pending = [table]
+    while pending:
+        current = pending.pop()
+        if current.name in tables:
+            continue
+        entry = _table_plan(current, prefix)
+        tables[current.name] = entry
+        for child in current.metadata.sorted_tables:
+            child_field = table_fields(child)
+            for column in child.columns:
+                for fk in column.foreign_keys:
+                    if fk.column.table is current:
+                        entry["refs"].append(
+                            {
+                                "table": child.name,
+                                "field": child_field[column.key],
+                                "rule": (fk.ondelete or "NO ACTION").upper(),
+                                "nullable": bool(column.nullable),
+                            }
+                        )
+                        pending.append(child)
+    return json.dumps({"root": table.name, "tables": tables}, separators=(",", ":"))
+
+
+def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
+    field = table_fields(table)
+    keys = redis_keys(prefix, table.name)
+    pk = next(iter(table.primary_key.columns))
+    return {
+        "key": keys.documents,
+        "meta": keys.meta,
+        "ids": keys.ids,
+        "seq": keys.seq,
+        "pk": field[pk.key],
+        "numeric": pk.type.python_type is int,
+        "unique": [",".join(group) for group in unique_groups(table)],
+        "fks": [
+            {
+                "field": field[column.key],
+                "parent": redis_keys(prefix, fk.column.table.name).documents,
+            }
+            for column in table.columns
+            for fk in column.foreign_keys
+        ],
+        "refs": [],
+    }

@@ -1,0 +1,108 @@
+"""SQL engines: made on first use, then kept for reuse and closed by `toolkit._lifetimes`.
+
+Async code gets one engine per event loop, closed when the loop shuts down; sync code one per
+process, closed at exit. This module says how an engine is made and what it remembers (the
+tables it has made sure of); what differs between the async and the sync form is in `_acompat`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from toolkit._lifetimes import PerLoop
+from toolkit.config import Settings
+from toolkit.repositories.sql._acompat import aacquire, acreate_missing, amake_engine
+from toolkit.repositories.sql._dialect import SqlDialect
+
+
+class SqlEngine:
+    """An engine and the tables it has made sure exist (the creating is the caller's)."""
+
+    def __init__(
+        self, dialect: SqlDialect, url: URL, engine: AsyncEngine, settings: Settings
+    ) -> None:
+        self.dialect = dialect
+        self.url = url
+        self.engine = engine
+        self.lock = asyncio.Lock()
+        self._auto_create = settings.auto_create
+        self._wait = settings.pool_timeout
+        # An in-memory database lives in one connection that every provider shares: they take
+        # turns, as they would on a pool of one connection.
+        self._single = dialect.single_connection(url)
+        self._turn = asyncio.Lock()
+        self._ready: set[str] = set()
+
+    def missing(self, tables: Sequence[Table]) -> list[Table]:
+        """Those of ``tables`` not yet made sure of; none when auto-create is off."""
+        if not self._auto_create:
+            return []
+        return [table for table in tables if table.key not in self._ready]
+
+    def mark_ready(self, tables: Sequence[Table]) -> None:
+        self._ready.update(table.key for table in tables)
+
+    async def connect(self) -> AsyncConnection:
+        """A pooled connection (autocommitting), for one provider until `release`."""
+        if self._single and not await aacquire(self._turn, self._wait):
+            raise TimeoutError(
+                f"the single connection of {self.dialect.describe(self.url)} stayed in use by "
+                f"another provider for {self._wait} s"
+            )
+        try:
+            return await self.engine.connect()
+        except BaseException:
+            if self._single:
+                self._turn.release()
+            raise
+
+    async def release(self, connection: AsyncConnection, *, broken: bool = False) -> None:
+        """Give ``connection`` back to the pool (``broken``: it may be in any state)."""
+        try:
+            # Closing hands it back to the pool, which rolls back whatever was left open (a
+            # cancelled or timed-out call); a connection that cannot even do that is dropped.
+            try:
+                await connection.close()
+            except Exception:
+                if not broken:
+                    raise
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+        finally:
+            if self._single:
+                self._turn.release()
+
+    async def create_tables(self, connection: AsyncConnection, tables: Sequence[Table]) -> None:
+        """Create those of ``tables`` that do not exist, on ``connection``."""
+        await acreate_missing(connection, tables)
+
+
+async def _dispose(engine: SqlEngine) -> None:
+    await engine.engine.dispose()
+
+
+class SqlEngines:
+    """The engines of the process (async code: a set per event loop)."""
+
+    def __init__(self) -> None:
+        self._engines = PerLoop(_dispose)
+
+    async def get(self, dialect: SqlDialect, settings: Settings) -> SqlEngine:
+        """The engine for ``dialect`` under ``settings``, made on first use."""
+
+        def make() -> SqlEngine:
+            url, engine = amake_engine(dialect, settings)
+            return SqlEngine(dialect, url, engine, settings)
+
+        # Settings are frozen and hashable: equal settings share an engine, found at once.
+        return await self._engines.get((dialect.name, settings), make)
+
+    async def dispose(self) -> None:
+        """Close the engines and their pooled connections; later calls make new ones."""
+        await self._engines.dispose()

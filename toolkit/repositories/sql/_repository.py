@@ -1,0 +1,190 @@
+"""The SQL repository: one implementation on SQLAlchemy Core for PostgreSQL and SQLite.
+
+Each call is one autocommitted statement (``INSERT/UPDATE/DELETE ... RETURNING`` or a
+``SELECT``), so it is atomic without a BEGIN/COMMIT round trip. The statements are built once
+per model (`sql_statements`), the query clauses once per model and dialect (`sql_clauses`), and
+rows become model instances without a second validation. The ORM's session, identity map and
+unit of work stay off these paths.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Executable, Row, Select, delete, func, literal, select
+
+from toolkit._model import ModelT, PrimaryKey, keys_of
+from toolkit._rows import validate_all, validate_for_write
+from toolkit.errors import NotFoundError
+from toolkit.query._cursor import after, check_window, decode_cursor, page_of
+from toolkit.query._translate import translate, translate_order
+from toolkit.query._tree import Order, OrderBy, Page, Where
+from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.sql._clauses import SqlClauses, sql_clauses
+from toolkit.repositories.sql._connection import SqlConnectionScope
+from toolkit.repositories.sql._statements import SqlStatements, sql_statements
+
+
+class SqlRepository(BaseRepository[ModelT]):
+    """`BaseRepository` on a SQL database."""
+
+    def __init__(self, model: type[ModelT], scope: SqlConnectionScope) -> None:
+        self.model = model
+        self._sql: SqlStatements[ModelT] = sql_statements(model)
+        self._scope = scope
+        self._clauses: SqlClauses = sql_clauses(model, scope.dialect)
+
+    async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+        return await self._scope.fetch(self._sql.tables, self._sql.facts.name, statement, params)
+
+    async def get(self, id: PrimaryKey) -> ModelT | None:
+        rows = await self._fetch(self._sql.get, self._sql.pk_params(id))
+        return self._sql.from_row(rows[0]) if rows else None
+
+    async def get_one(self, id: PrimaryKey) -> ModelT:
+        found = await self.get(id)
+        if found is None:
+            raise NotFoundError(self._sql.facts.name, id)
+        return found
+
+    async def create(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.facts, model)
+        rows = await self._fetch(self._sql.insert, self._sql.insert_params(validated))
+        return self._sql.from_row(rows[0])
+
+    async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._sql.facts, models)
+        if not validated:
+            return []
+        rows: builtins.list[Row[Any]] = []
+        name = self._sql.facts.name
+        async with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+            # One executemany per run of rows that give the same columns (a generated key
+            # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
+            params = [self._sql.insert_params(model) for model in validated]
+            for _, group in groupby(params, key=lambda row: row.keys()):
+                run = list(group)
+                if self._scope.dialect.orders_bulk_returning:
+                    result = await connection.execute(self._sql.insert_many, run)
+                    rows.extend(result.all())
+                else:
+                    result = await connection.execute(self._sql.insert_many_unordered, run)
+                    rows.extend(self._sql.in_input_order(run, result.all()))
+        return self._sql.from_rows(rows)
+
+    async def update(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.facts, model)
+        params = self._sql.update_params(validated)
+        rows = await self._fetch(self._sql.update, params)
+        if not rows:
+            raise NotFoundError(self._sql.facts.name, getattr(model, self._sql.facts.pk_name))
+        return self._sql.from_row(rows[0])
+
+    async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._sql.facts, models)
+        rows: builtins.list[Row[Any]] = []
+        if not validated:
+            return []
+        name = self._sql.facts.name
+        async with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+            for model in validated:
+                result = await connection.execute(self._sql.update, self._sql.update_params(model))
+                found = result.all()
+                if not found:  # inside the transaction: nothing of the batch stays written
+                    raise NotFoundError(name, getattr(model, self._sql.facts.pk_name))
+                rows.extend(found)
+        return self._sql.from_rows(rows)
+
+    async def upsert(self, model: ModelT) -> ModelT:
+        validated = validate_for_write(self._sql.facts, model)
+        params = self._sql.insert_params(validated)
+        if self._sql.pk_key not in params:
+            statement: Executable = self._sql.insert  # no key yet: nothing to update
+        else:
+            statement = self._scope.dialect.upsert(
+                self._sql.facts.table, list(params), self._sql.pk_column, self._sql.facts.columns
+            )
+        rows = await self._fetch(statement, params)
+        return self._sql.from_row(rows[0])
+
+    async def delete(self, id: PrimaryKey) -> bool:
+        rows = await self._fetch(self._sql.delete, self._sql.pk_params(id))
+        return bool(rows)
+
+    async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        keys = list(dict.fromkeys(self._sql.facts.coerce_pk(id) for id in keys_of(ids)))
+        if not keys:
+            return 0
+        statement = delete(self._sql.facts.table).where(self._sql.pk_column.in_(keys))
+        rows = await self._fetch(statement.returning(self._sql.pk_column), {})
+        return len(rows)
+
+    async def delete_where(self, *where: Where) -> int:
+        statement = delete(self._sql.facts.table).where(*self._filters(where))
+        rows = await self._fetch(statement.returning(self._sql.pk_column), {})
+        return len(rows)
+
+    async def list(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ModelT]:
+        if not where and order_by is None and limit is None and not offset:
+            return self._sql.from_rows(await self._fetch(self._sql.list_all, {}))
+        check_window(limit, offset)
+        statement = self._select(where, translate_order(self._sql.facts, order_by))
+        if limit is not None:
+            statement = statement.limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        return self._sql.from_rows(await self._fetch(statement, {}))
+
+    async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+        found = await self.list(*where, order_by=order_by, limit=1)
+        return found[0] if found else None
+
+    async def count(self, *where: Where) -> int:
+        statement = select(func.count()).select_from(self._sql.facts.table)
+        rows = await self._fetch(statement.where(*self._filters(where)), {})
+        return int(rows[0][0])
+
+    async def exists(self, *where: Where) -> bool:
+        statement = select(literal(1)).select_from(self._sql.facts.table)
+        rows = await self._fetch(statement.where(*self._filters(where)).limit(1), {})
+        return bool(rows)
+
+    async def page(
+        self,
+        *where: Where,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ModelT]:
+        check_window(limit, 0, page=True)
+        facts = self._sql.facts
+        orders = translate_order(facts, order_by)
+        statement = self._select(where, orders)
+        if cursor is not None:
+            position = decode_cursor(facts, orders, cursor, self._scope.cursor_secret)
+            statement = statement.where(self._clauses.where(after(orders, position)))
+        rows = await self._fetch(statement.limit(limit + 1), {})
+        items = self._sql.from_rows(rows)
+        return page_of(facts, orders, items, limit, self._scope.cursor_secret)
+
+    def _filters(self, where: Sequence[Any]) -> builtins.list[Any]:
+        """The clauses of ``where``: the portable subset with its one meaning, the rest as given
+        (SQL runs more than the subset)."""
+        conditions = translate(self._sql.facts, where)
+        return [
+            item if condition is None else self._clauses.where(condition)
+            for item, condition in zip(where, conditions, strict=True)
+        ]
+
+    def _select(self, where: Sequence[Any], orders: Sequence[Order]) -> Select[Any]:
+        statement = self._sql.select_all.where(*self._filters(where))
+        return statement.order_by(*self._clauses.order_by(orders))

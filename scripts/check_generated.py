@@ -1,5 +1,6 @@
 """Fail when a generated sync file differs from what unasyncd makes of its async source now,
-or when a file carries the generated header but no async source produces it any more.
+when a file carries the generated header but no async source produces it any more, or when a
+rename rule no longer matches anything in the async sources (the name map stays honest).
 
 ``unasyncd --check`` only looks at whether the sources changed since its last run, so it misses a
 hand edit of a generated file; this compares contents.
@@ -7,6 +8,7 @@ hand edit of a generated file; this compares contents.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import difflib
 import subprocess
@@ -47,9 +49,41 @@ def orphans(config: Config) -> list[str]:
     return problems
 
 
+def unused_rules(config: Config) -> list[str]:
+    """The rename rules that match no name in any async source.
+
+    A plain rule (``"RedisScope"``) matches a name defined, used or imported there; a dotted one
+    (``"redis.asyncio.Redis"``) matches ``from redis.asyncio import Redis`` or the attribute
+    chain ``redis.asyncio.Redis``.
+    """
+    names: set[str] = set()
+    qualified: set[str] = set()
+    for source in config.files:
+        for node in ast.walk(ast.parse((ROOT / source).read_text())):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+                qualified.add(ast.unparse(node))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    names.add(alias.asname or alias.name)
+                    qualified.add(f"{node.module}.{alias.name}")
+            elif isinstance(node, ast.Import):
+                qualified.update(alias.name for alias in node.names)
+    rules = {rule for per_file in config.extra_replacements.values() for rule in per_file}
+    return [
+        f"rename rule {rule!r} matches nothing in the async sources; remove it"
+        for rule in sorted(rules)
+        if rule not in (qualified if "." in rule else names)
+    ]
+
+
 def main() -> int:
     config = load_config(ROOT / "pyproject.toml")
-    problems = asyncio.run(stale_files(config)) + orphans(config)
+    problems = asyncio.run(stale_files(config)) + orphans(config) + unused_rules(config)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -4,7 +4,8 @@
 - A URL naming a database other than 0 is a configuration error (RediSearch indexes only 0).
 - The search index of a model exists after its first use, with the indexed fields, is made
   once however many clients start at once, and is required when auto-create is off.
-- Documents are laid out as `toolkit.repositories.redis._keys` and `_codecs` document them, read back with redis-py.
+- Documents are laid out as `toolkit.repositories.redis._keys` and `_codecs` document them,
+  read back with redis-py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """SQL providers under faults: a provider survives a failed call, and loses no acknowledged write.
 
-The async source of ``test_sync_sql_faults.py``. SQL backends only: these faults are made with
-the servers' own locks and sessions.
+``test_sql_faults.py`` is the async source of ``test_sync_sql_faults.py``. SQL backends only:
+these faults are made with the servers' own locks and sessions.
 """
 
 from __future__ import annotations

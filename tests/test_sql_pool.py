@@ -1,7 +1,7 @@
 """SQL pools: a provider holds one pooled connection, so pool limits show through.
 
-The async source of ``test_sync_sql_pool.py``. Redis has no such hold (each call takes a
-connection for one round trip), so these run on the SQL backends only.
+``test_sql_pool.py`` is the async source of ``test_sync_sql_pool.py``. Redis has no such hold
+(each call takes a connection for one round trip), so these run on the SQL backends only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The repository contract, proven on every backend.
 
-This file is the async source; ``test_sync_repository.py`` is generated from it, so that the same
-tests run on the sync path. Each test runs once per backend (the ``backend`` fixture).
+``test_repository.py`` is the async source and ``test_sync_repository.py`` is generated from it,
+so that the same tests run on the sync path. Each test runs once per backend (the ``backend``
+fixture).
 """
 
 from __future__ import annotations

@@ -147,6 +147,10 @@ async def queries(heroes: BaseRepository[Hero], team: Team) -> None:
     await heroes.page(limit="10")  # E: arg-type
     await heroes.page(cursor=1)  # E: arg-type
     await heroes.page(cursor=b"opaque")  # E: arg-type
+    # An order is a column: a SQLModel attribute typed other than `str` needs `col()`.
+    await heroes.list(order_by=Hero.age)  # E: arg-type
+    await heroes.list(order_by=42)  # E: arg-type
+    await heroes.first(order_by=[col(Hero.age), 1.5])  # E: list-item
     await heroes.update_many([team])  # E: list-item
     await heroes.update_many(team)  # E: arg-type
     await heroes.upsert(team)  # E: arg-type

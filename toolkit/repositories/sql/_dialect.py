@@ -18,7 +18,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ConflictError, ConstraintError, ToolkitError
 
-__all__ = ["SqlDialect", "conflict_or_constraint", "parse_url"]
+__all__ = ["SqlDialect", "conflict_or_constraint", "parse_url", "pooled_options"]
 
 
 def parse_url(raw: str, setting: str) -> URL:
@@ -97,3 +97,16 @@ class SqlDialect(ABC):
 
 def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
     return ConflictError if is_duplicate else ConstraintError
+
+
+def pooled_options(settings: Settings, connect_args: dict[str, Any]) -> dict[str, Any]:
+    """Engine options for a pool of autocommitting connections sized by ``settings``."""
+    return {
+        "isolation_level": "AUTOCOMMIT",  # each call is one statement; see _repository
+        "connect_args": connect_args,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "pool_recycle": settings.pool_recycle,
+        "pool_pre_ping": settings.pool_pre_ping,
+    }

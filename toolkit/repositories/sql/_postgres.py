@@ -14,7 +14,12 @@ from toolkit.errors import (
     ToolkitError,
     ValidationError,
 )
-from toolkit.repositories.sql._dialect import SqlDialect, conflict_or_constraint, parse_url
+from toolkit.repositories.sql._dialect import (
+    SqlDialect,
+    conflict_or_constraint,
+    parse_url,
+    pooled_options,
+)
 
 __all__ = ["POSTGRES"]
 
@@ -59,15 +64,7 @@ class PostgresDialect(SqlDialect):
                 "connect_timeout": max(2, round(settings.connect_timeout)),
                 "options": f"-c statement_timeout={statement_ms}",
             }
-        return {
-            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see _repository
-            "connect_args": connect_args,
-            "pool_size": settings.pool_size,
-            "max_overflow": settings.max_overflow,
-            "pool_timeout": settings.pool_timeout,
-            "pool_recycle": settings.pool_recycle,
-            "pool_pre_ping": settings.pool_pre_ping,
-        }
+        return pooled_options(settings, connect_args)
 
     def on_connect(self, dbapi_connection: Any) -> None:
         pass  # the server's defaults serve

@@ -10,7 +10,12 @@ from sqlalchemy.pool import StaticPool
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ToolkitError
-from toolkit.repositories.sql._dialect import SqlDialect, conflict_or_constraint, parse_url
+from toolkit.repositories.sql._dialect import (
+    SqlDialect,
+    conflict_or_constraint,
+    parse_url,
+    pooled_options,
+)
 
 __all__ = ["SQLITE"]
 
@@ -58,15 +63,7 @@ class SqliteDialect(SqlDialect):
                 "connect_args": connect_args,
                 "poolclass": StaticPool,
             }
-        return {
-            "isolation_level": "AUTOCOMMIT",  # each call is one statement; see _repository
-            "connect_args": connect_args,
-            "pool_size": settings.pool_size,
-            "max_overflow": settings.max_overflow,
-            "pool_timeout": settings.pool_timeout,
-            "pool_recycle": settings.pool_recycle,
-            "pool_pre_ping": settings.pool_pre_ping,
-        }
+        return pooled_options(settings, connect_args)
 
     def on_connect(self, dbapi_connection: Any) -> None:
         # SQLite enforces foreign keys only when each connection asks for it.

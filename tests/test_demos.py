@@ -1,4 +1,5 @@
-"""The demos run from a clean environment and exit 0, printing what they did."""
+"""The demos (``python -m toolkit``, ``python -m toolkit.sync_demo``) and the usage examples
+(``python -m examples.usage``) run from a clean environment and exit 0, printing what they did."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMOS = ["toolkit", "toolkit.sync_demo", "toolkit.usage_examples"]
+DEMOS = ["toolkit", "toolkit.sync_demo", "examples.usage"]
 OWN_VARIABLES = ("STORAGE_", "POSTGRES_DATABASE_URL", "SQLITE_DATABASE_URL", "REDIS_URL")
 
 

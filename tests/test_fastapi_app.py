@@ -1,4 +1,4 @@
-"""The example FastAPI app, driven by starlette's TestClient on each SQL backend.
+"""The example app `examples.fastapi_app`, driven by starlette's TestClient on each backend.
 
 The app's dependencies read the backend from the environment, so each test points the
 ``STORAGE_*`` variables at the backend under test (the ``settings`` fixture).
@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+from examples.fastapi_app import ExampleFailure, app, create_app
 from models import Hero, Team
 from tests.services import free_port
 from tests.test_event_loops import describe, no_warnings_recorded, open_connections, still_open
 from toolkit.config import Settings
-from toolkit.fastapi_example import ExampleFailure, app, create_app
 from toolkit.repositories.sql._postgres import POSTGRES
 from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.sync_storage_dependencies import get_sync_provider

@@ -1,16 +1,21 @@
-"""A short tour of the toolkit (async): create, read, update, list and delete on one backend.
+"""A short tour of the toolkit's repositories: create, read, update, list and delete on one
+backend, through the provider that ``get_provider`` opens.
 
-Run it with ``python -m toolkit`` (SQLite by default, no server needed) or
-``python -m toolkit --backend postgres`` (or ``redis``).
-``python -m toolkit.sync_demo`` is the sync twin.
+``python -m toolkit`` runs the async tour, ``toolkit/demo.py``; ``python -m toolkit.sync_demo``
+runs the same tour in sync code, ``toolkit/sync_demo.py``, which unasyncd generates from
+``toolkit/demo.py``. Each runs on SQLite by default (no server needed), or on the backend that
+``--backend postgres`` (or ``redis``) or ``STORAGE_BACKEND`` names.
+
+The tour's models are the demo's own (`toolkit._demo_models`, tables ``demo_*``), not an
+application's, so it runs from any install of the package; it leaves no rows behind.
 """
 
 from __future__ import annotations
 
 import sys
 
-from models import ActionExecution, ActionStatus, Hero, Team
 from toolkit._demo_cli import run_demo_cli
+from toolkit._demo_models import DemoAction, DemoActionStatus, DemoHero, DemoTeam
 from toolkit._model import model_facts
 from toolkit.errors import ConflictError, ValidationError
 from toolkit.storage_dependencies import get_provider
@@ -20,13 +25,13 @@ async def demo(backend: str) -> None:
     """Walk through the repository API on ``backend``, printing each step; leave no rows behind."""
     print(f"backend: {backend}")
     async with get_provider(backend) as provider:
-        teams = provider.get_repository(Team)
-        heroes = provider.get_repository(Hero)
-        actions = provider.get_repository(ActionExecution)
+        teams = provider.get_repository(DemoTeam)
+        heroes = provider.get_repository(DemoHero)
+        actions = provider.get_repository(DemoAction)
 
-        team = await teams.create(Team(name="Demo Preventers", headquarters="Sharp Tower"))
+        team = await teams.create(DemoTeam(name="Demo Preventers", headquarters="Sharp Tower"))
         hero = await heroes.create(
-            Hero(name="Deadpond", secret_name="Dive Wilson", team_id=team.id)
+            DemoHero(name="Deadpond", secret_name="Dive Wilson", team_id=team.id)
         )
         print(f"created: {hero.name} (id {hero.id}) in team {team.name!r} (id {team.id})")
 
@@ -36,18 +41,18 @@ async def demo(backend: str) -> None:
         print(f"updated and read back: {fetched.name}, age {fetched.age}")
 
         try:
-            await teams.create(Team(name="Demo Preventers"))
+            await teams.create(DemoTeam(name="Demo Preventers"))
         except ConflictError:
             print("a second team with the same name: ConflictError")
         try:
-            await heroes.create(Hero(name="", secret_name="nobody"))
+            await heroes.create(DemoHero(name="", secret_name="nobody"))
         except ValidationError as exc:
             print(f"a hero with an empty name: ValidationError ({exc.errors[0]['loc']})")
 
         action = await actions.create(
-            ActionExecution(action_name="send-report", parameters={"to": "ops"})
+            DemoAction(action_name="send-report", parameters={"to": "ops"})
         )
-        action.status = ActionStatus.SUCCEEDED
+        action.status = DemoActionStatus.SUCCEEDED
         action = await actions.update(action)
         started = action.started_at.isoformat(timespec="seconds")
         print(f"action {action.action_name}: {action.status.value}, started {started}")
@@ -62,9 +67,9 @@ async def demo(backend: str) -> None:
         ]
         gone = await heroes.get(hero.id or 0)
         print(f"deleted the demo's rows: {all(deleted)}; the hero is now {gone}")
-    tables = ", ".join(model_facts(m).table.name for m in (Team, Hero, ActionExecution))
+    tables = ", ".join(model_facts(m).table.name for m in (DemoTeam, DemoHero, DemoAction))
     print(f"done; tables used: {tables}")
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo_cli(demo, "Async demo of the toolkit's repositories."))
+    sys.exit(run_demo_cli(demo, "A short tour of the toolkit's repositories on one backend."))

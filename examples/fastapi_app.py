@@ -1,14 +1,16 @@
-"""An example FastAPI app on the toolkit's public API (needs the ``fastapi`` extra).
+"""An example FastAPI app on the toolkit's public API (needs the ``fastapi`` extra, and uvicorn to
+serve it).
 
-Run it with ``uvicorn toolkit.fastapi_example:app``. The backend is the one the environment
-configures (``STORAGE_BACKEND``, ``POSTGRES_DATABASE_URL``, ``SQLITE_DATABASE_URL``, ...): the
-dependencies `get_repository_provider` (async endpoints) and `get_sync_repository_provider`
-(``def`` endpoints, run in FastAPI's thread pool) open one provider per request and close it
-after the request, also when the endpoint raises.
+Run it from the repository's root with ``uvicorn examples.fastapi_app:app``; its models are the
+repository's ``models`` package. The backend is the one the environment configures
+(``STORAGE_BACKEND``, ``POSTGRES_DATABASE_URL``, ``SQLITE_DATABASE_URL``, ...): the dependencies
+`get_repository_provider` (async endpoints) and `get_sync_repository_provider` (``def``
+endpoints, run in FastAPI's thread pool) open one provider per request and close it after the
+request, also when the endpoint raises.
 
 Toolkit errors become HTTP answers: `NotFoundError` 404, `ValidationError` 422 (with pydantic's
 error list), `ConflictError` and `ConstraintError` 409 (the write clashes with stored rows),
-`BackendUnavailableError` 503. Nothing else in `toolkit` imports this module.
+`BackendUnavailableError` 503.
 """
 
 from __future__ import annotations

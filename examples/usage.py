@@ -1,7 +1,9 @@
 """Usage examples: the patterns an application needs, each printed as it runs.
 
-``python -m toolkit.usage_examples`` runs them on an in-memory SQLite database (no server, no
-files left behind); ``--backend postgres`` or ``--backend redis`` runs them there instead.
+``python -m examples.usage``, from the repository's root, runs them on an in-memory SQLite
+database (no server, no files left behind); ``--backend postgres`` or ``--backend redis`` runs
+them there instead. The models are the repository's ``models`` package, as an application's
+would be its own.
 """
 
 from __future__ import annotations

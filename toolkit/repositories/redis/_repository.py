@@ -48,15 +48,15 @@ class RedisRepository(BaseRepository[ModelT]):
         self._plan = script_plan(self._table.facts.table, scope.prefix)
 
     async def _run(
-        self, operation: str, *arguments: str, models: Sequence[ModelT] = ()
+        self, operation: str, *arguments: str, instances: Sequence[ModelT] = ()
     ) -> builtins.list[str]:
         outcome = await self._scope.run_script(self._table, [operation, self._plan, *arguments])
         if outcome[0] != "ok":
             kind, field, item = outcome[0], outcome[1], int(outcome[2]) - 1
             name = self._table.facts.name
             if kind == "notfound":
-                raise NotFoundError(name, getattr(models[item], self._table.facts.pk_name))
-            where = f" (item {item})" if len(models) > 1 else ""
+                raise NotFoundError(name, getattr(instances[item], self._table.facts.pk_name))
+            where = f" (item {item})" if len(instances) > 1 else ""
             raise _FAILURES[kind](f"{name} write refused: {field}{where}")
         return outcome[1:]
 
@@ -79,7 +79,7 @@ class RedisRepository(BaseRepository[ModelT]):
 
     async def create(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = await self._run("create", *self._encode(validated), models=[validated])
+        (token,) = await self._run("create", *self._encode(validated), instances=[validated])
         return self._with_key(validated, token)
 
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
@@ -87,11 +87,12 @@ class RedisRepository(BaseRepository[ModelT]):
         if not validated:
             return []
         arguments: builtins.list[str] = []
-        for model in validated:
-            arguments.extend(self._encode(model))
-        tokens = await self._run("create", *arguments, models=validated)
+        for instance in validated:
+            arguments.extend(self._encode(instance))
+        tokens = await self._run("create", *arguments, instances=validated)
         return [
-            self._with_key(model, token) for model, token in zip(validated, tokens, strict=True)
+            self._with_key(instance, token)
+            for instance, token in zip(validated, tokens, strict=True)
         ]
 
     async def update(self, model: ModelT) -> ModelT:
@@ -103,17 +104,17 @@ class RedisRepository(BaseRepository[ModelT]):
         if not validated:
             return []
         arguments: builtins.list[str] = []
-        for model in validated:
-            token, document, keys = self._encode(model)
+        for instance in validated:
+            token, document, keys = self._encode(instance)
             if token == "":  # no key: no row to update
                 raise NotFoundError(self._table.facts.name, None)
             arguments.extend((token, document, keys))
-        await self._run("update", *arguments, models=validated)
-        return [build_instance(self._table.facts, self._values(model)) for model in validated]
+        await self._run("update", *arguments, instances=validated)
+        return [build_instance(self._table.facts, self._values(instance)) for instance in validated]
 
     async def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = await self._run("upsert", *self._encode(validated), models=[validated])
+        (token,) = await self._run("upsert", *self._encode(validated), instances=[validated])
         return self._with_key(validated, token)
 
     async def delete(self, id: PrimaryKey) -> bool:

@@ -32,9 +32,9 @@ class SqlConnectionScope:
 
     @asynccontextmanager
     async def using(
-        self, tables: Sequence[Table], model: str, *, transaction: bool = False
+        self, tables: Sequence[Table], model_name: str, *, transaction: bool = False
     ) -> AsyncIterator[AsyncConnection]:
-        """The connection for one call on ``model``'s ``tables``; driver errors translated."""
+        """The connection for one call on ``model_name``'s ``tables``; driver errors translated."""
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
@@ -44,13 +44,17 @@ class SqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                error = await self._failed(model, exc)
+                error = await self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
 
     async def fetch(
-        self, tables: Sequence[Table], model: str, statement: Executable, params: dict[str, Any]
+        self,
+        tables: Sequence[Table],
+        model_name: str,
+        statement: Executable,
+        params: dict[str, Any],
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
@@ -60,18 +64,18 @@ class SqlConnectionScope:
                 result = await connection.execute(statement, params)
                 return result.all()
             except BaseException as exc:
-                error = await self._failed(model, exc)
+                error = await self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
 
-    async def _failed(self, model: str, exc: BaseException) -> BaseException:
+    async def _failed(self, model_name: str, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
         the connection is dropped when the error may have left it in an unknown state."""
         if not isinstance(exc, CONNECTION_INTACT):
             await self._discard()
         if isinstance(exc, DRIVER_ERRORS):
-            return translate_error(self._engine.dialect, self._engine.url, model, exc)
+            return translate_error(self._engine.dialect, self._engine.url, model_name, exc)
         return exc
 
     async def _connection_for(self, tables: Sequence[Table]) -> AsyncConnection:

@@ -49,8 +49,10 @@ _UNAVAILABLE = (
 _UNBINDABLE = (TypeError, ValueError, OverflowError, ProgrammingError)
 
 
-def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseException) -> ToolkitError:
-    """The toolkit error for a driver or SQLAlchemy exception raised while serving ``model``."""
+def translate_error(
+    dialect: SqlDialect, url: URL, model_name: str, exc: BaseException
+) -> ToolkitError:
+    """The toolkit error for a driver or SQLAlchemy exception raised serving ``model_name``."""
     orig = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
     reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     kind = dialect.error_kind(orig)
@@ -68,7 +70,7 @@ def translate_error(dialect: SqlDialect, url: URL, model: str, exc: BaseExceptio
     if kind is BackendUnavailableError:
         return kind(f"{dialect.describe(url)} is unavailable: {reason}")
     if kind is ValidationError:
-        return kind(f"{model} value cannot be stored: {reason}")
+        return kind(f"{model_name} value cannot be stored: {reason}")
     if kind is ToolkitError:
-        return kind(f"{model}: {dialect.describe(url)} failed: {reason}")
-    return kind(f"{model} write refused: {reason}")
+        return kind(f"{model_name}: {dialect.describe(url)} failed: {reason}")
+    return kind(f"{model_name} write refused: {reason}")

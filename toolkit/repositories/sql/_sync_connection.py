@@ -33,9 +33,9 @@ class SyncSqlConnectionScope:
 
     @contextmanager
     def using(
-        self, tables: Sequence[Table], model: str, *, transaction: bool = False
+        self, tables: Sequence[Table], model_name: str, *, transaction: bool = False
     ) -> Iterator[Connection]:
-        """The connection for one call on ``model``'s ``tables``; driver errors translated."""
+        """The connection for one call on ``model_name``'s ``tables``; driver errors translated."""
         with self._turn:
             try:
                 connection = self._connection_for(tables)
@@ -45,13 +45,17 @@ class SyncSqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                error = self._failed(model, exc)
+                error = self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
 
     def fetch(
-        self, tables: Sequence[Table], model: str, statement: Executable, params: dict[str, Any]
+        self,
+        tables: Sequence[Table],
+        model_name: str,
+        statement: Executable,
+        params: dict[str, Any],
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
@@ -61,18 +65,18 @@ class SyncSqlConnectionScope:
                 result = connection.execute(statement, params)
                 return result.all()
             except BaseException as exc:
-                error = self._failed(model, exc)
+                error = self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
 
-    def _failed(self, model: str, exc: BaseException) -> BaseException:
+    def _failed(self, model_name: str, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
         the connection is dropped when the error may have left it in an unknown state."""
         if not isinstance(exc, CONNECTION_INTACT):
             self._discard()
         if isinstance(exc, DRIVER_ERRORS):
-            return translate_error(self._engine.dialect, self._engine.url, model, exc)
+            return translate_error(self._engine.dialect, self._engine.url, model_name, exc)
         return exc
 
     def _connection_for(self, tables: Sequence[Table]) -> Connection:

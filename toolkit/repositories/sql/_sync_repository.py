@@ -66,7 +66,7 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         with self._scope.using(self._sql.tables, name, transaction=True) as connection:
             # One executemany per run of rows that give the same columns (a generated key
             # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
-            params = [self._sql.insert_params(model) for model in validated]
+            params = [self._sql.insert_params(instance) for instance in validated]
             for _, group in groupby(params, key=lambda row: row.keys()):
                 run = list(group)
                 if self._scope.dialect.orders_bulk_returning:
@@ -92,11 +92,11 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
             return []
         name = self._sql.facts.name
         with self._scope.using(self._sql.tables, name, transaction=True) as connection:
-            for model in validated:
-                result = connection.execute(self._sql.update, self._sql.update_params(model))
+            for instance in validated:
+                result = connection.execute(self._sql.update, self._sql.update_params(instance))
                 found = result.all()
                 if not found:  # inside the transaction: nothing of the batch stays written
-                    raise NotFoundError(name, getattr(model, self._sql.facts.pk_name))
+                    raise NotFoundError(name, getattr(instance, self._sql.facts.pk_name))
                 rows.extend(found)
         return self._sql.from_rows(rows)
 

@@ -1,6 +1,6 @@
 """A gadget: one optional field of every type the portable query subset filters and orders on.
 
-The query tests (``tests/test_query_properties.py``, ``tests/test_query_conformance.py``) use
+The query tests (``tests/test_query_properties.py``, ``tests/conformance/test_queries.py``) use
 it. Its enum is declared in an order that is neither the order of its names nor of its values,
 so that ordering by declaration is told apart from ordering by either string.
 """

@@ -8,8 +8,7 @@ oracle written from the rules.
 
 One sync test function drives both modes: the sync repository directly, the async one through an
 `asyncio.Runner` that lives as long as the test (so engines are made once per test, not once per
-example). Every example starts from an empty table: SQL rows are deleted beforehand with a
-connection of the test's own; on Redis each example gets a fresh key prefix, dropped afterwards.
+example). Every example starts from an empty table, emptied by a connection of the test's own.
 
 ``TOOLKIT_PROPERTY_EXAMPLES`` sets the examples per test and combination (100 by default, which
 CI runs); ``TOOLKIT_PROPERTY_EXAMPLES=5000 pytest tests/test_query_properties.py`` searches
@@ -21,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any, Protocol
 
 import hypothesis
 import pytest
+import redis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, delete
@@ -53,6 +52,7 @@ from tests.services import drop_table
 from toolkit.config import Settings
 from toolkit.query import Page
 from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.sql._postgres import POSTGRES
 from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.repositories.sync_base import BaseSyncRepository
@@ -178,46 +178,58 @@ class AsyncGadgets:
 
 
 class Store:
-    """One backend in one mode, handing out a repository of gadgets on an empty table."""
+    """One backend in one mode, handing out a repository of gadgets on an empty table.
+
+    The table is emptied before each example by a connection of the test's own, not through
+    the repository under test: SQL rows with a DELETE; on Redis the documents listed in the
+    table's key set, and the key set (the test's key prefix is its own; its search index stays,
+    and the prefix is dropped when the test ends).
+    """
 
     def __init__(self, settings: Settings, backend: str, mode: str) -> None:
         self._settings = settings
-        self._backend = backend
         self._runner = asyncio.Runner() if mode == "async" else None
         self._engine: Engine | None = None
-        if backend != "redis":
+        self._redis: redis.Redis[str] | None = None
+        if backend == "redis":
+            self._redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        else:
             dialect = POSTGRES if backend == "postgres" else SQLITE
             self._engine = create_engine(dialect.url(settings, is_async=False))
 
-    @contextmanager
-    def empty(self) -> Iterator[Gadgets]:
-        settings = self._settings
-        if self._engine is None:
-            settings = settings.replace(redis_key_prefix=f"q{uuid.uuid4().hex[:12]}")
-        else:
+    def _empty_table(self) -> None:
+        if self._engine is not None:
             with self._engine.begin() as connection:
                 connection.execute(delete(SQLModel.metadata.tables["gadget"]))
+        if self._redis is not None:
+            keys = redis_keys(self._settings.redis_key_prefix, "gadget")
+            tokens = self._redis.zrange(keys.ids, 0, -1)
+            self._redis.delete(keys.ids, *(keys.document(token) for token in tokens))
+
+    @contextmanager
+    def empty(self) -> Iterator[Gadgets]:
+        self._empty_table()
+        if self._runner is None:
+            with get_sync_provider(settings=self._settings) as sync_provider:
+                yield SyncGadgets(sync_provider.get_repository(Gadget))
+            return
+        stack = AsyncExitStack()
+        provider = self._runner.run(
+            stack.enter_async_context(get_provider(settings=self._settings))
+        )
         try:
-            if self._runner is None:
-                with get_sync_provider(settings=settings) as sync_provider:
-                    yield SyncGadgets(sync_provider.get_repository(Gadget))
-            else:
-                stack = AsyncExitStack()
-                opening = stack.enter_async_context(get_provider(settings=settings))
-                provider = self._runner.run(opening)
-                try:
-                    yield AsyncGadgets(provider.get_repository(Gadget), self._runner)
-                finally:
-                    self._runner.run(stack.aclose())
+            yield AsyncGadgets(provider.get_repository(Gadget), self._runner)
         finally:
-            if self._engine is None:
-                drop_table(settings, "redis", Gadget)
+            self._runner.run(stack.aclose())
 
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()
         if self._engine is not None:
             self._engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+            drop_table(self._settings, "redis", Gadget)
 
 
 @pytest.fixture

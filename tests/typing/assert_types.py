@@ -146,7 +146,8 @@ async def async_queries(heroes: BaseRepository[Hero]) -> None:
     assert_type(await heroes.list(order_by=Hero.name), list[Hero])
     assert_type(await heroes.list(order_by=col(Hero.age).desc()), list[Hero])
     assert_type(await heroes.list(order_by=col(Hero.name).asc(), limit=None), list[Hero])
-    by_age: list[OrderItem] = [col(Hero.age).desc(), Hero.name]
+    by_age: list[OrderItem] = [col(Hero.age).desc(), Hero.name, col(Hero.id)]
+    assert_type(await heroes.list(order_by=col(Hero.age)), list[Hero])
     assert_type(await heroes.list(order_by=by_age), list[Hero])
     for hero in await heroes.list(col(Hero.age) >= 30, limit=5):
         assert_type(hero, Hero)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeAlias
 
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit._model import ModelT
@@ -44,7 +44,7 @@ Where: TypeAlias = ColumnElement[bool] | bool
 as ``hero.name == "x"`` on an instance) is refused at run time.
 """
 
-OrderItem: TypeAlias = ColumnElement[Any] | InstrumentedAttribute[Any] | str
+OrderItem: TypeAlias = ColumnElement[Any] | Mapped[Any] | str
 """One order: ``col(Hero.age)``, ``col(Hero.age).desc()``, ``col(Hero.name).asc()``.
 
 As in SQLAlchemy's ``order_by``, ``str`` is accepted because a type checker sees a SQLModel

@@ -1,6 +1,8 @@
 """What the Redis backend checks on the server, and what it leaves there.
 
 - A Redis without RedisJSON and RediSearch is refused, naming both modules, before any write.
+- A server that accepts the connection and never answers is unavailable within the connect
+  timeout, not the command timeout; a command slower than the connect timeout still succeeds.
 - A URL naming a database other than 0 is a configuration error (RediSearch indexes only 0).
 - The search index of a model exists after its first use, with the indexed fields, is made
   once however many clients start at once, and is required when auto-create is off.
@@ -27,9 +29,11 @@ import pytest
 import redis
 
 from models import Hero, Mission, Power, Shipment, ShipmentStatus, Team, UserAccount
-from tests.services import free_port
+from tests.services import free_port, silent_server
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError, ConfigurationError
+from toolkit.repositories.redis._connection import RedisClient
+from toolkit.repositories.redis._sync_connection import SyncRedisClient
 from toolkit.storage_dependencies import get_provider
 from toolkit.sync_storage_dependencies import get_sync_provider
 
@@ -202,6 +206,77 @@ def test_sync_a_redis_without_the_modules_is_unavailable_and_nothing_is_written(
             teams.delete(1)
 
     assert keys_under(plain_redis_url, plain_settings.redis_key_prefix) == []
+
+
+# --- a server that never answers, a command that takes its time ----------------------------------
+
+
+def silent_settings(port: int) -> Settings:
+    """Settings for a server at ``port``: a 1 s connect timeout, the default command timeout."""
+    return redis_settings(
+        f"redis://127.0.0.1:{port}/0",
+        connect_timeout=1.0,
+        command_timeout=Settings().command_timeout,  # 30 s
+    )
+
+
+async def test_async_a_server_that_never_answers_is_unavailable_within_the_connect_timeout() -> (
+    None
+):
+    with silent_server() as port:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError) as caught:
+            async with get_provider(settings=silent_settings(port)) as provider:
+                await provider.get_repository(Team).list()
+        elapsed = time.monotonic() - started
+
+    assert f"Redis at 127.0.0.1:{port} is unavailable: " in str(caught.value)
+    assert elapsed < 10  # the connect timeout (1 s) bounds it, not the command timeout (30 s)
+
+
+def test_sync_a_server_that_never_answers_is_unavailable_within_the_connect_timeout() -> None:
+    with silent_server() as port:
+        started = time.monotonic()
+        with (
+            pytest.raises(BackendUnavailableError) as caught,
+            get_sync_provider(settings=silent_settings(port)) as provider,
+        ):
+            provider.get_repository(Team).list()
+        elapsed = time.monotonic() - started
+
+    assert f"Redis at 127.0.0.1:{port} is unavailable: " in str(caught.value)
+    assert elapsed < 10  # the connect timeout (1 s) bounds it, not the command timeout (30 s)
+
+
+async def test_async_a_command_slower_than_the_connect_timeout_succeeds(
+    stack_settings: Settings,
+) -> None:
+    # The toolkit's own client: a new connection (its handshake bounded by 0.2 s), then a
+    # command the server answers after 0.5 s (BLPOP on an empty list waits out its timeout),
+    # within the command timeout (10 s).
+    settings = stack_settings.replace(connect_timeout=0.2)
+    client = RedisClient(settings)
+    try:
+        started = time.monotonic()
+        assert await client.command("BLPOP", f"{settings.redis_key_prefix}:empty", "0.5") is None
+        assert time.monotonic() - started >= 0.5
+        assert await client.command("PING") is True  # the same connection, still usable
+    finally:
+        await client.close()
+
+
+def test_sync_a_command_slower_than_the_connect_timeout_succeeds(
+    stack_settings: Settings,
+) -> None:
+    settings = stack_settings.replace(connect_timeout=0.2)
+    client = SyncRedisClient(settings)
+    try:
+        started = time.monotonic()
+        assert client.command("BLPOP", f"{settings.redis_key_prefix}:empty", "0.5") is None
+        assert time.monotonic() - started >= 0.5
+        assert client.command("PING") is True
+    finally:
+        client.close()
 
 
 # --- database 0 only -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 from toolkit._lifetimes import PerLoop
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
+from toolkit.repositories.redis._acompat import ahandshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._index import aindex_definition
 from toolkit.repositories.redis._keys import redis_keys
@@ -45,6 +46,9 @@ class RedisClient:
                 socket_connect_timeout=settings.connect_timeout,
                 socket_timeout=settings.command_timeout,
                 retry=AsyncRetry(NoBackoff(), 0),  # fail at once; redis-py would retry
+                # Each new connection's handshake within connect_timeout: a server that accepts
+                # and never answers fails as fast as one that refuses.
+                redis_connect_func=ahandshake,
                 decode_responses=True,
             )
         )

@@ -23,6 +23,7 @@ from redis.retry import Retry
 from toolkit._lifetimes import PerProcess
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
+from toolkit.repositories.redis._acompat import handshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._index import index_definition
 from toolkit.repositories.redis._keys import redis_keys
@@ -46,6 +47,9 @@ class SyncRedisClient:
                 socket_connect_timeout=settings.connect_timeout,
                 socket_timeout=settings.command_timeout,
                 retry=Retry(NoBackoff(), 0),  # fail at once; redis-py would retry
+                # Each new connection's handshake within connect_timeout: a server that accepts
+                # and never answers fails as fast as one that refuses.
+                redis_connect_func=handshake,
                 decode_responses=True,
             )
         )

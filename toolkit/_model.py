@@ -85,11 +85,14 @@ class ModelFacts(Generic[ModelT]):
     def coerce_pk(self, id: object) -> Any:
         """The primary key value as the model types it; `ValidationError` when it cannot be."""
         try:
-            return self.adapter(self.pk_name).validate_python(id)
+            value = self.adapter(self.pk_name).validate_python(id)
         except pydantic.ValidationError as exc:
             raise ValidationError(
                 f"{id!r} is not a valid {self.name}.{self.pk_name}", errors=error_details(exc)
             ) from exc
+        if type(value) is int and value not in _INT64:  # no backend keeps such a key
+            raise ValidationError(f"{value} is outside the 64-bit integers a key can hold")
+        return value
 
     def coerce(self, name: str, raw: Any) -> Any:
         """A value compared with field ``name`` (a filter's, a cursor's), as the field types it:

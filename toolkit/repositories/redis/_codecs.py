@@ -21,7 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-__all__ = ["FieldCodec", "dumps", "field_codec"]
+__all__ = ["FieldCodec", "dumps", "field_codec", "unicode_text"]
+
+_INT64 = range(-(2**63), 2**63)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
@@ -52,7 +54,7 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
         stored = int if all(isinstance(m.value, int) for m in kind) else str
         return FieldCodec(name, lambda v: v.value, kind, lambda v: str(v.value), stored)
     if kind is int:
-        return FieldCodec(name, _identity, int, str, int)
+        return FieldCodec(name, _int64, int, _int64_text, int)
     if kind is float:
         # As text: RedisJSON prints some doubles one unit in the last place off.
         return FieldCodec(name, _float_to_text, float, repr, str)
@@ -93,6 +95,17 @@ def _is_json_container(kind: Any) -> bool:
     return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
 
 
+def _int64(value: int) -> int:
+    # RedisJSON keeps integers as 64-bit numbers; it would turn a wider one into a double.
+    if value not in _INT64:
+        raise ValueError(f"{value} is outside the 64-bit integers Redis keeps exactly")
+    return value
+
+
+def _int64_text(value: int) -> str:
+    return str(_int64(value))
+
+
 def _float_to_text(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"{value} is not a finite number")
@@ -121,5 +134,26 @@ def _int_to_date(value: int) -> date:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; ``ValueError`` for NaN or infinity, which JSON cannot hold."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text of ``value``; ``ValueError`` for what Redis cannot keep exactly: NaN or
+    infinity (JSON has no such numbers) and surrogate code points (see `unicode_text`)."""
+    return unicode_text(
+        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    )
+
+
+def unicode_text(text: str) -> str:
+    """``text``, when it is valid Unicode; ``ValueError`` for one holding surrogate code points.
+
+    Redis receives text as UTF-8, which has no surrogates: a lone one cannot be sent (RedisJSON
+    refuses its JSON escape), and a pair of them would come back as the one character they
+    encode in UTF-16, a different string.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start : exc.end]
+            raise ValueError(
+                f"{bad!r} is a surrogate code point, which Redis cannot store"
+            ) from None
+    return text

@@ -17,12 +17,11 @@ from sqlalchemy import Table, UniqueConstraint
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
 from toolkit._rows import build_instance
 from toolkit.errors import ConfigurationError
-from toolkit.repositories.redis._codecs import FieldCodec, dumps, field_codec
+from toolkit.repositories.redis._codecs import FieldCodec, dumps, field_codec, unicode_text
 
 __all__ = ["RedisTable", "redis_table", "unique_groups"]
 
 _KEYS_FIELD = "__keys"  # in each document: the tokens of its unique and foreign-key values
-_GROUP_SEPARATOR = "\x1f"  # joins the tokens of a multi-column unique constraint
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +36,20 @@ class RedisTable(Generic[ModelT]):
     unique_groups: tuple[tuple[str, ...], ...]
     foreign_key_fields: tuple[str, ...]
     indexed: frozenset[str]  # the fields the search index holds
+    generates_keys: bool  # an integer primary key: the store numbers rows given none
 
     def pk_token(self, id: object) -> str:
-        return self.pk.token(self.facts.coerce_pk(id))
+        """The token of primary key ``id``: `ValidationError` for one of another type, and
+        ``ValueError`` for one Redis cannot store (an integer beyond 64 bits, a surrogate)."""
+        return unicode_text(self.pk.token(self.facts.coerce_pk(id)))
 
     def encode(self, values: Mapping[str, Any]) -> tuple[str, str, str]:
-        """The primary key token ("" when the store generates it), the document's JSON and the
-        JSON of its constraint tokens (also inside the document), as the write script takes them.
+        """The primary key token, the document's JSON and the JSON of its constraint tokens
+        (also inside the document), as the write script takes them. The token is "" when the
+        store is to generate an integer key (`generates_keys`); any other key needs its value.
 
-        Raises ``ValueError`` for a value JSON cannot hold exactly (NaN, infinity).
+        Raises ``ValueError`` for a value Redis cannot keep exactly (NaN, infinity, an integer
+        beyond 64 bits, a surrogate code point).
         """
         document: dict[str, Any] = {}
         for codec in self.codecs:
@@ -56,7 +60,8 @@ class RedisTable(Generic[ModelT]):
             parts = [values.get(name) for name in group]
             if all(part is not None for part in parts):
                 tokens = [self.codec_of[n].token(p) for n, p in zip(group, parts, strict=True)]
-                unique[",".join(group)] = _GROUP_SEPARATOR.join(tokens)
+                # One column: its token; several: a JSON array of them, which no two tuples share.
+                unique[",".join(group)] = tokens[0] if len(tokens) == 1 else dumps(tokens)
         foreign: dict[str, str] = {}
         for field in self.foreign_key_fields:
             value = values.get(field)
@@ -65,7 +70,7 @@ class RedisTable(Generic[ModelT]):
         keys = {"u": unique, "f": foreign}
         document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
-        pk_token = "" if pk_value is None else self.pk.token(pk_value)
+        pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
         return pk_token, dumps(document), dumps(keys)
 
     def decode(self, document: Mapping[str, Any]) -> ModelT:
@@ -105,6 +110,7 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
         pk=codec_of[facts.pk_name],
         unique_groups=unique_groups(facts.table),
         foreign_key_fields=tuple(name for name, column in columns.items() if column.foreign_keys),
+        generates_keys=facts.kinds[facts.pk_name] is int,
         indexed=frozenset(
             name
             for name, column in columns.items()

@@ -63,13 +63,14 @@ def _derive_json_model(model: type[SQLModel], prefix: str, json_model: Any, om_f
             case_sensitive=indexed and codec.stored_type is str,  # as SQL compares strings
         )
     namespace["__annotations__"] = annotations
+    keys = redis_keys(prefix, described.table)
     namespace["Meta"] = type(
         "Meta",
         (),
         {  # redis-om's key prefix is "<global>:<model>:", the documents' prefix (see _keys)
             "global_key_prefix": prefix,
-            "model_key_prefix": described.table,
-            "index_name": redis_keys(prefix, described.table).index,
+            "model_key_prefix": keys.table,
+            "index_name": keys.index,
         },
     )
     return type(json_model)(f"{described.facts.name}Document", (json_model,), namespace)

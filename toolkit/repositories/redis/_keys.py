@@ -1,14 +1,24 @@
 """Where a model's data lives in Redis: every key and index name, written in this one place.
 
 - documents: ``<prefix>:<table>:<primary key token>``;
-- bookkeeping under ``<prefix>:__meta__:<table>:``: ``ids`` (the sorted set of primary keys, in
-  ``list()`` order), ``seq`` (the key counter of integer keys), ``unique:<fields>`` (one hash per
-  unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children of a parent, to
-  cascade), and ``index_hash`` (the digest of the search index's definition);
+- bookkeeping under ``<prefix>:__meta__:<table>:``: ``ids`` (the sorted set of primary key
+  tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``unique:<fields>``
+  (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
+  of a parent, to cascade), and ``index_hash`` (the digest of the search index's definition);
 - the search index: ``<prefix>:<table>:index``.
 
-The script plan carries `documents`, `meta`, `ids` and `seq` to the Lua script, which builds
-the constraint keys (``unique:``, ``fk:``) below `meta`.
+Table names and primary key tokens are key components: `key_component` percent-encodes ``%``,
+``:``, ``{`` and ``}`` in them, so no two (table, key) pairs share a key whatever characters
+they hold (tables ``a`` with key ``b:x`` and ``a:b`` with key ``x`` stay apart), and no user
+value makes a cluster hash tag. Field names are Python identifiers and need no encoding. The
+Lua script encodes the same way (its ``component``), and builds the constraint keys
+(``unique:``, ``fk:``) below `meta`, which the script plan carries with `documents`, `ids` and
+`seq`.
+
+Keys a write touches, for a Redis Cluster mode to place in one hash slot: the documents written
+or deleted, the table's ``ids`` and ``seq``, its ``unique:`` hashes, the ``fk:`` sets of the
+parents it refers to (and the parents' documents, read), and for a delete, the same of every
+table its ON DELETE rules reach.
 """
 
 from __future__ import annotations
@@ -16,13 +26,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-__all__ = ["RedisKeys", "redis_keys"]
+__all__ = ["RedisKeys", "key_component", "redis_keys"]
+
+_ESCAPES = {ord(character): f"%{ord(character):02X}" for character in "%:{}"}
 
 
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
     """The keys of one table under one key prefix."""
 
+    table: str  # the table's name as a key component
     documents: str  # the prefix of the table's document keys
     meta: str  # the prefix of the table's bookkeeping keys
     ids: str
@@ -31,18 +44,25 @@ class RedisKeys:
     index_hash: str
 
     def document(self, pk_token: str) -> str:
-        return self.documents + pk_token
+        return self.documents + key_component(pk_token)
+
+
+def key_component(text: str) -> str:
+    """``text`` as one component of a key: ``%``, ``:``, ``{`` and ``}`` percent-encoded."""
+    return text.translate(_ESCAPES)
 
 
 @functools.cache
 def redis_keys(prefix: str, table: str) -> RedisKeys:
     """The keys of ``table`` under ``prefix`` (made once per pair)."""
-    meta = f"{prefix}:__meta__:{table}:"
+    component = key_component(table)
+    meta = f"{prefix}:__meta__:{component}:"
     return RedisKeys(
-        documents=f"{prefix}:{table}:",
+        table=component,
+        documents=f"{prefix}:{component}:",
         meta=meta,
         ids=f"{meta}ids",
         seq=f"{meta}seq",
-        index=f"{prefix}:{table}:index",
+        index=f"{prefix}:{component}:index",
         index_hash=f"{meta}index_hash",
     )

@@ -60,14 +60,34 @@ class RedisRepository(BaseRepository[ModelT]):
             raise _FAILURES[kind](f"{name} write refused: {field}{where}")
         return outcome[1:]
 
-    def _encode(self, validated: ModelT) -> tuple[str, str, str]:
+    def _arguments(self, validated: Sequence[ModelT], *, creating: bool) -> builtins.list[str]:
+        """The write script's arguments for ``validated``: every value checked here, before
+        anything is sent, so that the script never meets a value Redis would refuse."""
+        facts = self._table.facts
+        arguments: builtins.list[str] = []
+        for position, instance in enumerate(validated):
+            where = f"item {position}: " if len(validated) > 1 else ""
+            if instance.__dict__.get(facts.pk_name) is None:
+                if not creating:  # no key: no row to update
+                    raise NotFoundError(facts.name, None)
+                if not self._table.generates_keys:  # as SQL's NOT NULL on a primary key
+                    raise ConstraintError(f"{facts.name} write refused: {where}{facts.pk_name}")
+            try:
+                arguments.extend(self._table.encode(instance.__dict__))
+            except ValueError as exc:
+                raise ValidationError(f"{where}invalid {facts.name}: {exc}") from exc
+        return arguments
+
+    def _pk_token(self, id: PrimaryKey) -> str:
         try:
-            return self._table.encode(validated.__dict__)
+            return self._table.pk_token(id)
         except ValueError as exc:
-            raise ValidationError(f"invalid {self._table.facts.name}: {exc}") from exc
+            raise ValidationError(
+                f"{id!r} is not a valid {self._table.facts.name} key: {exc}"
+            ) from exc
 
     async def get(self, id: PrimaryKey) -> ModelT | None:
-        key = self._keys.document(self._table.pk_token(id))
+        key = self._keys.document(self._pk_token(id))
         raw = await self._scope.command(self._table, "JSON.GET", key)
         return None if raw is None else self._table.decode(json.loads(raw))
 
@@ -79,16 +99,15 @@ class RedisRepository(BaseRepository[ModelT]):
 
     async def create(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = await self._run("create", *self._encode(validated), instances=[validated])
+        arguments = self._arguments([validated], creating=True)
+        (token,) = await self._run("create", *arguments, instances=[validated])
         return self._with_key(validated, token)
 
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._table.facts, models)
         if not validated:
             return []
-        arguments: builtins.list[str] = []
-        for instance in validated:
-            arguments.extend(self._encode(instance))
+        arguments = self._arguments(validated, creating=True)
         tokens = await self._run("create", *arguments, instances=validated)
         return [
             self._with_key(instance, token)
@@ -103,25 +122,21 @@ class RedisRepository(BaseRepository[ModelT]):
         validated = validate_all(self._table.facts, models)
         if not validated:
             return []
-        arguments: builtins.list[str] = []
-        for instance in validated:
-            token, document, keys = self._encode(instance)
-            if token == "":  # no key: no row to update
-                raise NotFoundError(self._table.facts.name, None)
-            arguments.extend((token, document, keys))
+        arguments = self._arguments(validated, creating=False)
         await self._run("update", *arguments, instances=validated)
         return [build_instance(self._table.facts, self._values(instance)) for instance in validated]
 
     async def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = await self._run("upsert", *self._encode(validated), instances=[validated])
+        arguments = self._arguments([validated], creating=True)
+        (token,) = await self._run("upsert", *arguments, instances=[validated])
         return self._with_key(validated, token)
 
     async def delete(self, id: PrimaryKey) -> bool:
-        return bool(await self._run("delete", self._table.pk_token(id)))
+        return bool(await self._run("delete", self._pk_token(id)))
 
     async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
-        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
+        tokens = list(dict.fromkeys(self._pk_token(id) for id in keys_of(ids)))
         return len(await self._run("delete", *tokens)) if tokens else 0
 
     async def delete_where(self, *where: Where) -> int:

@@ -3,8 +3,8 @@
 -- ARGV[1]  "create" | "update" | "delete"
 -- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, pk, numeric,
 --          unique, fks, refs}}}, made by toolkit/repositories/redis/_script.py
--- create:  ARGV[3..] triples (primary key token or "" to generate one, document JSON,
---          constraint tokens JSON {"u": {group: token}, "f": {field: token}})
+-- create:  ARGV[3..] triples (primary key token, or "" on an integer key to generate one;
+--          document JSON; constraint tokens JSON {"u": {group: token}, "f": {field: token}})
 -- update:  ARGV[3..] such triples, every row existing
 -- upsert:  ARGV[3..5] one such triple: an update if the row exists, else a create
 -- delete:  ARGV[3..] primary key tokens; missing rows are passed over
@@ -17,6 +17,11 @@ local op = ARGV[1]
 local plan = cjson.decode(ARGV[2])
 local root = plan.tables[plan.root]
 
+-- A key component, encoded as toolkit/repositories/redis/_keys.py's key_component does.
+local function component(text)
+  return (string.gsub(text, "[%%:{}]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+local function doc_key(t, token) return t.key .. component(token) end
 local function ids_key(t) return t.ids end
 local function seq_key(t) return t.seq end
 local function unique_key(t, group) return t.meta .. "unique:" .. group end
@@ -45,8 +50,8 @@ end
 local function missing_parent(t, keys, created)
   for _, fk in ipairs(t.fks) do
     local token = keys.f[fk.field]
-    if token and not created[fk.parent .. token]
-        and redis.call("EXISTS", fk.parent .. token) == 0 then
+    local parent = token and fk.parent .. component(token)
+    if parent and not created[parent] and redis.call("EXISTS", parent) == 0 then
       return fk.field
     end
   end
@@ -59,12 +64,12 @@ local function create()
   for i = 1, count do
     local token = ARGV[3 * i]
     local keys = cjson.decode(ARGV[3 * i + 2])
-    if token == "" then
+    if token == "" and root.numeric then
       repeat
         token = string.format("%d", redis.call("INCR", seq_key(root)))
-      until redis.call("EXISTS", root.key .. token) == 0 and not created[root.key .. token]
+      until redis.call("EXISTS", doc_key(root, token)) == 0 and not created[doc_key(root, token)]
       generated[i] = true
-    elseif created[root.key .. token] or redis.call("EXISTS", root.key .. token) == 1 then
+    elseif created[doc_key(root, token)] or redis.call("EXISTS", doc_key(root, token)) == 1 then
       return {"conflict", root.pk, i}
     end
     for group, value in pairs(keys.u) do
@@ -74,7 +79,7 @@ local function create()
       end
       claimed[slot] = true
     end
-    created[root.key .. token] = true
+    created[doc_key(root, token)] = true
     local field = missing_parent(root, keys, created)
     if field then return {"constraint", field, i} end
     tokens[i] = token
@@ -82,15 +87,20 @@ local function create()
   local result = {"ok"}
   for i = 1, count do
     local token = tokens[i]
-    local key = root.key .. token
+    local key = doc_key(root, token)
     local keys = cjson.decode(ARGV[3 * i + 2])
     redis.call("JSON.SET", key, "$", ARGV[3 * i + 1])
     if generated[i] then
       redis.call("JSON.SET", key, field_path(root.pk), token)
     elseif root.numeric then
-      -- Explicit integer keys move the counter past them, so generated keys never collide.
+      -- An explicit integer key moves the counter past it, so that generated keys seldom meet
+      -- taken ones (they skip those they meet). Keys from 2**62 up leave it where it is: a
+      -- counter moved to the top of the 64-bit range would have no keys left to generate.
       local current = tonumber(redis.call("GET", seq_key(root)) or "0")
-      if tonumber(token) > current then redis.call("SET", seq_key(root), token) end
+      local explicit = tonumber(token)
+      if explicit > current and explicit < 4611686018427387904 then
+        redis.call("SET", seq_key(root), token)
+      end
     end
     add_id(root, token)
     for group, value in pairs(keys.u) do
@@ -110,7 +120,7 @@ local function update()
   local claimed, released, olds = {}, {}, {}
   for i = 1, count do
     local token = ARGV[3 * i]
-    local key = root.key .. token
+    local key = doc_key(root, token)
     if redis.call("EXISTS", key) == 0 then return {"notfound", root.pk, i} end
     local keys = cjson.decode(ARGV[3 * i + 2])
     local old = stored_keys(key) or {u = {}, f = {}}
@@ -135,7 +145,7 @@ local function update()
   local result = {"ok"}
   for i = 1, count do
     local token = ARGV[3 * i]
-    local key = root.key .. token
+    local key = doc_key(root, token)
     local keys = cjson.decode(ARGV[3 * i + 2])
     local old = stored_keys(key) or olds[i]
     redis.call("JSON.SET", key, "$", ARGV[3 * i + 1])
@@ -161,7 +171,8 @@ end
 
 local function upsert()
   local token = ARGV[3]
-  if token ~= "" and redis.call("EXISTS", root.key .. token) == 1 then return update() end
+  local generate = token == "" and root.numeric
+  if not generate and redis.call("EXISTS", doc_key(root, token)) == 1 then return update() end
   return create()
 end
 
@@ -171,8 +182,8 @@ local function delete()
   -- First every check: what the foreign keys' ON DELETE rules make of this delete.
   local function collect(name, doc)
     local t = plan.tables[name]
-    if seen[t.key .. doc] then return nil end
-    seen[t.key .. doc] = true
+    if seen[doc_key(t, doc)] then return nil end
+    seen[doc_key(t, doc)] = true
     deletes[#deletes + 1] = {t, doc}
     for _, ref in ipairs(t.refs) do
       local child = plan.tables[ref.table]
@@ -197,7 +208,7 @@ local function delete()
   local result = {"ok"}
   for i = 3, #ARGV do
     local token = ARGV[i]
-    if not seen[root.key .. token] and redis.call("EXISTS", root.key .. token) == 1 then
+    if not seen[doc_key(root, token)] and redis.call("EXISTS", doc_key(root, token)) == 1 then
       local refused = collect(plan.root, token)
       if refused then return refused end
       result[#result + 1] = token
@@ -207,7 +218,7 @@ local function delete()
   -- Then the writes.
   for _, entry in ipairs(nulls) do
     local child, member, field, parent = entry[1], entry[2], entry[3], entry[4]
-    local key = child.key .. member
+    local key = doc_key(child, member)
     if not seen[key] then
       redis.call("JSON.SET", key, field_path(field), "null")
       redis.call("JSON.DEL", key, '$.__keys.f["' .. field .. '"]')
@@ -225,7 +236,7 @@ local function delete()
   end
   for _, entry in ipairs(deletes) do
     local t, doc = entry[1], entry[2]
-    local key = t.key .. doc
+    local key = doc_key(t, doc)
     local old = stored_keys(key)
     if old then
       for group, value in pairs(old.u) do redis.call("HDEL", unique_key(t, group), value) end

@@ -62,14 +62,34 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
             raise _FAILURES[kind](f"{name} write refused: {field}{where}")
         return outcome[1:]
 
-    def _encode(self, validated: ModelT) -> tuple[str, str, str]:
+    def _arguments(self, validated: Sequence[ModelT], *, creating: bool) -> builtins.list[str]:
+        """The write script's arguments for ``validated``: every value checked here, before
+        anything is sent, so that the script never meets a value Redis would refuse."""
+        facts = self._table.facts
+        arguments: builtins.list[str] = []
+        for position, instance in enumerate(validated):
+            where = f"item {position}: " if len(validated) > 1 else ""
+            if instance.__dict__.get(facts.pk_name) is None:
+                if not creating:  # no key: no row to update
+                    raise NotFoundError(facts.name, None)
+                if not self._table.generates_keys:  # as SQL's NOT NULL on a primary key
+                    raise ConstraintError(f"{facts.name} write refused: {where}{facts.pk_name}")
+            try:
+                arguments.extend(self._table.encode(instance.__dict__))
+            except ValueError as exc:
+                raise ValidationError(f"{where}invalid {facts.name}: {exc}") from exc
+        return arguments
+
+    def _pk_token(self, id: PrimaryKey) -> str:
         try:
-            return self._table.encode(validated.__dict__)
+            return self._table.pk_token(id)
         except ValueError as exc:
-            raise ValidationError(f"invalid {self._table.facts.name}: {exc}") from exc
+            raise ValidationError(
+                f"{id!r} is not a valid {self._table.facts.name} key: {exc}"
+            ) from exc
 
     def get(self, id: PrimaryKey) -> ModelT | None:
-        key = self._keys.document(self._table.pk_token(id))
+        key = self._keys.document(self._pk_token(id))
         raw = self._scope.command(self._table, "JSON.GET", key)
         return None if raw is None else self._table.decode(json.loads(raw))
 
@@ -81,16 +101,15 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
 
     def create(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = self._run("create", *self._encode(validated), instances=[validated])
+        arguments = self._arguments([validated], creating=True)
+        (token,) = self._run("create", *arguments, instances=[validated])
         return self._with_key(validated, token)
 
     def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._table.facts, models)
         if not validated:
             return []
-        arguments: builtins.list[str] = []
-        for instance in validated:
-            arguments.extend(self._encode(instance))
+        arguments = self._arguments(validated, creating=True)
         tokens = self._run("create", *arguments, instances=validated)
         return [
             self._with_key(instance, token)
@@ -105,25 +124,21 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         validated = validate_all(self._table.facts, models)
         if not validated:
             return []
-        arguments: builtins.list[str] = []
-        for instance in validated:
-            token, document, keys = self._encode(instance)
-            if token == "":  # no key: no row to update
-                raise NotFoundError(self._table.facts.name, None)
-            arguments.extend((token, document, keys))
+        arguments = self._arguments(validated, creating=False)
         self._run("update", *arguments, instances=validated)
         return [build_instance(self._table.facts, self._values(instance)) for instance in validated]
 
     def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
-        (token,) = self._run("upsert", *self._encode(validated), instances=[validated])
+        arguments = self._arguments([validated], creating=True)
+        (token,) = self._run("upsert", *arguments, instances=[validated])
         return self._with_key(validated, token)
 
     def delete(self, id: PrimaryKey) -> bool:
-        return bool(self._run("delete", self._table.pk_token(id)))
+        return bool(self._run("delete", self._pk_token(id)))
 
     def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
-        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
+        tokens = list(dict.fromkeys(self._pk_token(id) for id in keys_of(ids)))
         return len(self._run("delete", *tokens)) if tokens else 0
 
     def delete_where(self, *where: Where) -> int:

@@ -1,0 +1,49 @@
+"""Models for the hostile-input tests (``tests/conformance/test_hostile_input.py``): table names
+that run into each other's keys, a unique constraint over two columns, a 64-bit generated key."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["Counted", "Pair", "Prefixed", "PrefixedLonger"]
+
+
+class Prefixed(SQLModel, table=True):
+    """A table whose name is the start of the next one's, up to a separator."""
+
+    __tablename__ = "hostile_a"
+
+    id: str = Field(primary_key=True)
+    label: str | None = None
+
+
+class PrefixedLonger(SQLModel, table=True):
+    __tablename__ = "hostile_a:b"
+
+    id: str = Field(primary_key=True)
+    label: str | None = None
+
+
+class Pair(SQLModel, table=True):
+    """A unique constraint over two columns."""
+
+    __tablename__ = "hostile_pair"
+    __table_args__ = (UniqueConstraint("first", "second"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    first: str
+    second: str
+
+
+class Counted(SQLModel, table=True):
+    """A 64-bit integer key the backend generates when none is given."""
+
+    __tablename__ = "hostile_counted"
+
+    # On SQLite only INTEGER PRIMARY KEY numbers rows (and holds 64 bits all the same).
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    amount: int | None = None
+    note: str | None = None

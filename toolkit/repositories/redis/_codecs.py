@@ -59,7 +59,7 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
         # As text: RedisJSON prints some doubles one unit in the last place off.
         return FieldCodec(name, _float_to_text, float, repr, str)
     if kind is str:
-        return FieldCodec(name, _identity, _identity, _identity, str)
+        return FieldCodec(name, _text, _identity, _identity, str)
     if kind is uuid.UUID:
         return FieldCodec(name, str, uuid.UUID, str, str)
     if kind is datetime:
@@ -83,8 +83,16 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
             str,
         )
     return FieldCodec(
-        name, lambda v: adapter.dump_python(v, mode="json"), adapter.validate_python, token, str
+        name,
+        lambda v: _json_value(adapter.dump_python(v, mode="json")),
+        adapter.validate_python,
+        token,
+        str,
     )
+
+
+def _json_value(value: Any) -> Any:
+    return _text(value) if isinstance(value, str) else value
 
 
 def _is_json_container(kind: Any) -> bool:
@@ -93,6 +101,14 @@ def _is_json_container(kind: Any) -> bool:
     if origin is Any or origin in (dict, list, tuple, set, frozenset):
         return True
     return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
+
+
+def _text(value: str) -> str:
+    # The search index ends a tag at a NUL, so it could neither match nor order such a value;
+    # PostgreSQL refuses it too.
+    if "\x00" in value:
+        raise ValueError("text holding a NUL character cannot be stored")
+    return value
 
 
 def _int64(value: int) -> int:

@@ -54,7 +54,8 @@ class RedisTable(Generic[ModelT]):
         document: dict[str, Any] = {}
         for codec in self.codecs:
             value = values.get(codec.name)
-            document[codec.name] = None if value is None else codec.encode(value)
+            if value is not None:  # a NULL is no field at all: the index finds it missing
+                document[codec.name] = codec.encode(value)
         unique: dict[str, str] = {}
         for group in self.unique_groups:
             parts = [values.get(name) for name in group]

@@ -4,8 +4,9 @@
 - bookkeeping under ``<prefix>:__meta__:<table>:``: ``ids`` (the sorted set of primary key
   tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``unique:<fields>``
   (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
-  of a parent, to cascade), and ``index_hash`` (the digest of the search index's definition);
-- the search index: ``<prefix>:<table>:index``.
+  of a parent, to cascade);
+- the search index: the alias ``<prefix>:<table>:index``, which names the current physical
+  index ``<prefix>:<table>:index:<digest of its schema>``.
 
 Table names and primary key tokens are key components: `key_component` percent-encodes ``%``,
 ``:``, ``{`` and ``}`` in them, so no two (table, key) pairs share a key whatever characters
@@ -41,7 +42,6 @@ class RedisKeys:
     ids: str
     seq: str
     index: str
-    index_hash: str
 
     def document(self, pk_token: str) -> str:
         return self.documents + key_component(pk_token)
@@ -64,5 +64,4 @@ def redis_keys(prefix: str, table: str) -> RedisKeys:
         ids=f"{meta}ids",
         seq=f"{meta}seq",
         index=f"{prefix}:{component}:index",
-        index_hash=f"{meta}index_hash",
     )

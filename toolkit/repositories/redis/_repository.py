@@ -14,6 +14,7 @@ from typing import Any
 from toolkit._model import ModelT, PrimaryKey, keys_of
 from toolkit._rows import build_instance, validate_all, validate_for_write
 from toolkit.errors import (
+    BackendUnavailableError,
     ConflictError,
     ConstraintError,
     NotFoundError,
@@ -23,14 +24,18 @@ from toolkit.errors import (
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._evaluate import evaluate, sort_rows
 from toolkit.query._translate import translate_order, translate_strict
-from toolkit.query._tree import Condition, Order, OrderBy, Page, Where
+from toolkit.query._tree import And, Condition, Order, OrderBy, Page, Where
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.redis._connection import RedisScope
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._script import script_plan
+from toolkit.repositories.redis._search import NONE, SearchPlan, redis_search
 
 _MGET_CHUNK = 1_000
+_BATCH = 1_000  # rows per cursor read
+_WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers may cap it)
+_NO_LIMIT = 2**31 - 1
 _FAILURES: dict[str, type[ToolkitError]] = {
     "conflict": ConflictError,
     "constraint": ConstraintError,
@@ -46,6 +51,7 @@ class RedisRepository(BaseRepository[ModelT]):
         self._scope = scope
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._plan = script_plan(self._table.facts.table, scope.prefix)
+        self._search = redis_search(model)
 
     async def _run(
         self, operation: str, *arguments: str, instances: Sequence[ModelT] = ()
@@ -142,7 +148,8 @@ class RedisRepository(BaseRepository[ModelT]):
     async def delete_where(self, *where: Where) -> int:
         # Found, then deleted by key: a row changed in between by another writer is deleted
         # as it was found (Redis has no statement that filters and deletes at once).
-        rows = await self._matching(where)
+        condition = translate_strict(self._table.facts, where)
+        rows = await self._found(self._search.plan(condition, ()), condition, unordered=True)
         return await self.delete_many(row[self._table.facts.pk_name] for row in rows)
 
     async def list(
@@ -156,18 +163,24 @@ class RedisRepository(BaseRepository[ModelT]):
             return await self._all()
         check_window(limit, offset)
         orders = translate_order(self._table.facts, order_by)
-        end = None if limit is None else offset + limit
-        return await self._query(where, orders, window=slice(offset, end))
+        return await self._query(where, orders, offset=offset, limit=limit)
 
     async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
         orders = translate_order(self._table.facts, order_by)
-        rows = await self._query(where, orders, window=slice(0, 1))
+        rows = await self._query(where, orders, limit=1)
         return rows[0] if rows else None
 
     async def count(self, *where: Where) -> int:
         if not where:
             return int(await self._scope.command(self._table, "ZCARD", self._keys.ids))
-        return len(await self._matching(where))
+        condition = translate_strict(self._table.facts, where)
+        plan = self._search.plan(condition, ())
+        if plan.query == NONE:
+            return 0
+        if plan.exact:  # counted by the index: no document read
+            reply = await self._search_command("FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0)
+            return self._total(reply)
+        return len(await self._found(plan, condition, unordered=True))
 
     async def exists(self, *where: Where) -> bool:
         return await self.count(*where) > 0
@@ -185,7 +198,7 @@ class RedisRepository(BaseRepository[ModelT]):
         start = None
         if cursor is not None:
             start = after(orders, decode_cursor(facts, orders, cursor, self._scope.cursor_secret))
-        rows = await self._query(where, orders, start, window=slice(0, limit + 1))
+        rows = await self._query(where, orders, start, limit=limit + 1)
         return page_of(facts, orders, rows, limit, self._scope.cursor_secret)
 
     async def _query(
@@ -193,27 +206,118 @@ class RedisRepository(BaseRepository[ModelT]):
         where: Sequence[Any],
         orders: Sequence[Order],
         start: Condition | None = None,
-        window: slice | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> builtins.list[ModelT]:
-        """The rows that match, in order: every document is read and the conditions evaluated
-        here, so that they mean exactly what they mean in SQL."""
-        rows = await self._matching(where, start)
-        sort_rows(rows, orders)
-        if window is not None:
-            rows = rows[window]
+        """The rows that match, in order, from ``offset`` on, at most ``limit`` of them.
+
+        The search index finds the candidates and, where it orders exactly as the query does,
+        the window; whatever it cannot answer exactly is checked here on the candidates, so
+        that a query means exactly what it means in SQL.
+        """
+        condition = translate_strict(self._table.facts, where)
+        if start is not None:
+            condition = start if condition is None else And((condition, start))
+        plan = self._search.plan(condition, orders)
+        if plan.query == NONE or limit == 0:
+            return []
+        in_order = plan.sorted_exactly and not await self._wide_values(plan)
+        if in_order and plan.exact and limit is not None and offset + limit <= _WINDOW:
+            # One command: the index filters, orders and cuts the window, and reads only it.
+            reply = await self._search_command(
+                "FT.AGGREGATE", plan.query, *plan.sort, "LIMIT", offset, limit, "LOAD", 1, "$"
+            )
+            rows = self._rows(reply)
+        elif in_order:  # the window of the rows checked here, read in the index's order
+            rows = await self._found(plan, condition, offset=offset, limit=limit)
+        else:  # every candidate, checked and ordered here
+            rows = await self._found(plan, condition, unordered=True)
+            sort_rows(rows, orders)
+            rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         facts = self._table.facts
         return [build_instance(facts, row) for row in rows]
 
-    async def _matching(
-        self, where: Sequence[Any], start: Condition | None = None
+    async def _found(
+        self,
+        plan: SearchPlan,
+        condition: Condition | None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        unordered: bool = False,
     ) -> builtins.list[dict[str, Any]]:
-        """The field values of the rows that match, in primary-key order."""
-        condition = translate_strict(self._table.facts, where)
-        rows = await self._documents()
-        for test in (condition, start):
-            if test is not None:
-                rows = [row for row in rows if evaluate(test, row) is True]
-        return rows
+        """The field values of the candidates that match ``condition``, read through a cursor
+        in the plan's order (or the index's own), from ``offset`` on, at most ``limit``."""
+        if plan.query == NONE:
+            return []
+        check = None if plan.exact else condition
+        sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
+        reply, cursor = await self._search_command(
+            "FT.AGGREGATE", plan.query, *sort, "LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH
+        )
+        rows: builtins.list[dict[str, Any]] = []
+        skip = offset
+        try:
+            while True:
+                for row in self._rows(reply):
+                    if check is not None and evaluate(check, row) is not True:
+                        continue
+                    if skip:
+                        skip -= 1
+                        continue
+                    rows.append(row)
+                    if limit is not None and len(rows) >= limit:
+                        return rows
+                if not cursor:
+                    return rows
+                reply, cursor = await self._scope.command(
+                    self._table, "FT.CURSOR", "READ", self._keys.index, cursor
+                )
+        finally:
+            if cursor:  # stopped early: free the server's cursor
+                await self._scope.command(self._table, "FT.CURSOR", "DEL", self._keys.index, cursor)
+
+    async def _wide_values(self, plan: SearchPlan) -> bool:
+        """Whether a field the plan orders by holds values the index cannot order exactly."""
+        if plan.probe is None:
+            return False
+        reply = await self._search_command("FT.SEARCH", plan.probe, "NOCONTENT", "LIMIT", 0, 0)
+        return self._total(reply) > 0
+
+    async def _search_command(self, command: str, query: str, *arguments: str | int) -> Any:
+        """FT.SEARCH or FT.AGGREGATE on the model's index: complete answers only (no timeout
+        that would cut them short), in the query dialect the plans are written for."""
+        return await self._scope.command(
+            self._table,
+            command,
+            self._keys.index,
+            query,
+            *arguments,
+            "TIMEOUT",
+            0,
+            "DIALECT",
+            2,
+        )
+
+    def _rows(self, reply: Any) -> builtins.list[dict[str, Any]]:
+        """The field values of the documents an FT.AGGREGATE reply LOADed as ``$``."""
+        return [
+            self._table.values(json.loads(result["extra_attributes"]["$"]))
+            for result in self._complete(reply)["results"]
+        ]
+
+    def _total(self, reply: Any) -> int:
+        return int(self._complete(reply)["total_results"])
+
+    def _complete(self, reply: Any) -> Any:
+        """``reply`` (a RESP3 map), once sure it is whole: a warning means it may not be."""
+        if reply["warning"]:
+            raise BackendUnavailableError(
+                f"the search index of {self._table.facts.name} answered in part: "
+                + "; ".join(str(warning) for warning in reply["warning"])
+            )
+        return reply
 
     async def _all(self) -> builtins.list[ModelT]:
         facts = self._table.facts

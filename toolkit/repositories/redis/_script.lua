@@ -220,7 +220,7 @@ local function delete()
     local child, member, field, parent = entry[1], entry[2], entry[3], entry[4]
     local key = doc_key(child, member)
     if not seen[key] then
-      redis.call("JSON.SET", key, field_path(field), "null")
+      redis.call("JSON.DEL", key, field_path(field))  -- NULL: no field (see _documents.py)
       redis.call("JSON.DEL", key, '$.__keys.f["' .. field .. '"]')
       -- A unique constraint with a NULL in it holds nothing (as in SQL): free its value.
       local old = stored_keys(key)

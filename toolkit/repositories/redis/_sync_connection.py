@@ -11,7 +11,9 @@ exists and is current. Every command goes through `SyncRedisScope.command` or
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,12 +27,14 @@ from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
 from toolkit.repositories.redis._acompat import handshake
 from toolkit.repositories.redis._documents import RedisTable
-from toolkit.repositories.redis._index import index_definition
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._script import script_source
+from toolkit.repositories.redis._search import index_schema
 from toolkit.repositories.redis._url import redis_location, validate_redis_url
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
+_INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
+_INDEX_BUILD_POLL = 0.01
 
 
 class SyncRedisClient:
@@ -51,6 +55,7 @@ class SyncRedisClient:
                 # and never answers fails as fast as one that refuses.
                 redis_connect_func=handshake,
                 decode_responses=True,
+                protocol=3,  # the search replies are parsed as RESP3 maps (_repository.py)
             )
         )
         self.script = self.redis.register_script(script_source())
@@ -149,41 +154,74 @@ class SyncRedisScope:
             )
 
     def _ensure_index(self, described: RedisTable[Any]) -> None:
+        """Make the model's index current: built beside the one queries use, complete before
+        it serves, then put in its place by switching the alias queries name; the old dropped.
+
+        Physical indexes are named ``<alias>:<digest of the schema>``, so that processes that
+        agree on the model agree on the index, and a changed model builds a new one.
+        """
         client = self._client
         keys = redis_keys(self.prefix, described.table)
-        arguments, digest = index_definition(described.facts.model, self.prefix)
-        exists = self._index_exists(keys.index)
-        if exists and client.command("GET", keys.index_hash) == digest:
+        arguments = index_schema(described, keys.documents)
+        digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:16]
+        physical = f"{keys.index}:{digest}"
+        current = self._index_target(keys.index)
+        if current == physical:
+            self._wait_indexed(physical)  # another process may still be building it
             return
         if not client.auto_create:
-            state = "is out of date" if exists else "is missing"
+            state = "is out of date" if current else "is missing"
             raise BackendUnavailableError(
                 f"{client.location}: search index {keys.index} {state}, and "
                 "STORAGE_AUTO_CREATE is off"
             )
-        # Another client (another process) may be doing the same meanwhile: an index it
-        # dropped first, or created first, is as good as ours.
-        if exists:
-            try:
-                client.command("FT.DROPINDEX", keys.index)  # keeps the documents
-            except ResponseError as exc:
-                if not _is_unknown_index(exc):
-                    raise
+        if current == keys.index:  # an index, not an alias, by that name: made before aliases
+            self._drop_index(current)
         try:
-            client.command("FT.CREATE", keys.index, *arguments)
+            client.command("FT.CREATE", physical, *arguments)
         except ResponseError as exc:
-            if "already exists" not in str(exc).lower():
+            if "already exists" not in str(exc).lower():  # another process made it: as good
                 raise
-        client.command("SET", keys.index_hash, digest)
+        self._wait_indexed(physical)
+        client.command("FT.ALIASUPDATE", keys.index, physical)
+        if current is not None and current != keys.index:
+            self._drop_index(current)
 
-    def _index_exists(self, name: str) -> bool:
+    def _index_target(self, alias: str) -> str | None:
+        """The index ``alias`` names (or an index of that very name), or None."""
         try:
-            self._client.command("FT.INFO", name)
+            reply = self._client.command("FT.INFO", alias)
         except ResponseError as exc:
             if _is_unknown_index(exc):
-                return False
+                return None
             raise
-        return True
+        return str(_info(reply)["index_name"])
+
+    def _wait_indexed(self, name: str) -> None:
+        """Return once index ``name`` holds every document it covers."""
+        deadline = time.monotonic() + _INDEX_BUILD_TIMEOUT
+        while str(_info(self._client.command("FT.INFO", name))["indexing"]) != "0":
+            if time.monotonic() > deadline:
+                raise BackendUnavailableError(
+                    f"{self._client.location}: search index {name} was still being built "
+                    f"after {_INDEX_BUILD_TIMEOUT} s"
+                )
+            time.sleep(_INDEX_BUILD_POLL)
+
+    def _drop_index(self, name: str) -> None:
+        """Drop index ``name`` (never its documents); gone already is as good."""
+        try:
+            self._client.command("FT.DROPINDEX", name)
+        except ResponseError as exc:
+            if not _is_unknown_index(exc):
+                raise
+
+
+def _info(reply: Any) -> dict[str, Any]:
+    """FT.INFO's reply (a flat list of names and values, or a map) as a dict."""
+    if isinstance(reply, dict):
+        return {str(key): value for key, value in reply.items()}
+    return {str(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
 
 
 def _is_unknown_index(exc: ResponseError) -> bool:

@@ -1,0 +1,308 @@
+"""Queries through RediSearch: the index schema of a model, and the query tree as search queries.
+
+Pure: no I/O. The schema is written here rather than through redis-om's ``JsonModel``, because
+redis-om cannot declare what exact answers need: ``SORTABLE`` (index order, NULLs last),
+``INDEXMISSING`` (``IS NULL`` as ``ismissing()``), ``INDEXEMPTY`` (``""`` as a tag) and TAG
+fields with no separator (redis-om splits values at ``|`` and trims them).
+
+Every scalar field is indexed: integers, dates and datetimes (as their stored integers) and
+integer enums as NUMERIC; strings, UUIDs, booleans and string enums as case-sensitive TAG.
+Floats and Decimals (stored as text) and JSON fields are not.
+
+A condition becomes two search queries, the rows where it is TRUE and those where it is FALSE
+(a NULL makes a comparison neither), which `Not`, `And` and `Or` combine as SQL's three-valued
+logic does. What the index answers exactly is marked so; what it cannot (ranges on strings,
+``startswith``, floats, integers beyond 2**53, which the index holds as doubles) widens to every
+row, and the caller checks the candidates in Python (`toolkit.query._evaluate`).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, assert_never
+
+from sqlmodel import SQLModel
+
+from toolkit.query._evaluate import comparable
+from toolkit.query._tree import (
+    OPERATORS,
+    And,
+    Compare,
+    ComparisonOp,
+    Condition,
+    InSet,
+    IsNull,
+    Not,
+    Or,
+    Order,
+    StartsWith,
+)
+from toolkit.repositories.redis._documents import RedisTable, redis_table
+
+__all__ = [
+    "ALL",
+    "NONE",
+    "IndexedField",
+    "Search",
+    "SearchPlan",
+    "index_schema",
+    "redis_search",
+    "search_fields",
+]
+
+ALL = "*"
+"""The query every row matches (RediSearch accepts ``*`` only as a whole query)."""
+
+NONE = "-*"
+"""A marker for the query no row matches; never sent (the caller answers without the server)."""
+
+_EXACT_NUMBERS = 2**53  # doubles hold every integer below this exactly
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedField:
+    """How one field is indexed: NUMERIC or TAG, and for a TAG of few values, which ones."""
+
+    name: str
+    numeric: bool
+    members: tuple[Any, ...] | None  # booleans' and enums' values, in declaration order
+    ordered: bool  # the index orders the field as the query language does
+    wide: bool  # values may lie beyond 2**53, where the index's doubles lose their order
+
+
+def search_fields(described: RedisTable[Any]) -> dict[str, IndexedField]:
+    """The indexed fields of ``described``, by name."""
+    fields: dict[str, IndexedField] = {}
+    for codec in described.codecs:
+        kind = described.facts.kinds[codec.name]
+        name = codec.name
+        if kind is bool:
+            fields[name] = IndexedField(name, False, (False, True), True, False)
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            members = tuple(kind)
+            stored = [member.value for member in members]
+            numeric = codec.stored_type is int
+            fields[name] = IndexedField(name, numeric, members, stored == sorted(stored), False)
+        elif codec.stored_type is int:  # int, datetime (microseconds), date (days)
+            fields[name] = IndexedField(name, True, None, True, kind is not date)
+        elif codec.stored_type is str and _is_text(described, name):
+            fields[name] = IndexedField(name, False, None, True, False)
+    return fields
+
+
+def _is_text(described: RedisTable[Any], name: str) -> bool:
+    """Whether field ``name`` is stored as JSON text equal and ordered as its values are:
+    strings (constrained ones and e-mail addresses too) and UUIDs, not floats, Decimals, JSON."""
+    kind = described.facts.kinds[name]
+    if kind is str or kind is uuid.UUID:
+        return True
+    try:
+        schema = described.facts.adapter(name).json_schema()
+    except Exception:  # a type pydantic cannot describe: not indexed, checked in Python
+        return False
+    return schema.get("type") == "string" and schema.get("format") in (None, "email", "uuid")
+
+
+def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
+    """The FT.CREATE arguments after the index name, for documents under ``documents``."""
+    arguments = ["ON", "JSON", "PREFIX", "1", documents, "SCHEMA"]
+    for field in search_fields(described).values():
+        path = f'$["{field.name}"]'
+        if field.numeric:
+            arguments += [path, "AS", field.name, "NUMERIC", "INDEXMISSING", "SORTABLE"]
+        else:
+            arguments += [path, "AS", field.name, "TAG", "CASESENSITIVE", "INDEXEMPTY"]
+            arguments += ["INDEXMISSING", "SORTABLE", "UNF"]
+    return arguments
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    """What to send for one query, and what is left to check in Python."""
+
+    query: str  # the candidates (`ALL`: every row; `NONE`: none)
+    exact: bool  # the candidates are exactly the matching rows
+    sort: tuple[str, ...]  # FT.AGGREGATE arguments: the APPLYs, then SORTBY n keys...
+    sorted_exactly: bool  # the index orders the rows as the query's orders do
+    probe: str | None  # rows whose values the index orders inexactly: none, or order in Python
+
+
+@dataclass(frozen=True, slots=True)
+class _Truth:
+    true: str
+    false: str
+    exact: bool
+
+
+class Search:
+    """Turns conditions and orders on one model into search queries."""
+
+    def __init__(self, described: RedisTable[Any]) -> None:
+        self._table = described
+        self._fields = search_fields(described)
+
+    def plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
+        truth = _Truth(ALL, NONE, True) if condition is None else self._truth(condition)
+        sort, sorted_exactly, wide = self._sort(orders)
+        probe = None
+        if sorted_exactly and wide:
+            probe = " | ".join(
+                f"@{name}:[-inf -{_EXACT_NUMBERS}] | @{name}:[{_EXACT_NUMBERS} +inf]"
+                for name in wide
+            )
+        return SearchPlan(truth.true, truth.exact, sort, sorted_exactly, probe)
+
+    # --- conditions ----------------------------------------------------------------------------
+
+    def _truth(self, condition: Condition) -> _Truth:
+        match condition:
+            case Compare(field=field, op=op, value=value):
+                return self._compare(field, op, value)
+            case InSet(field=field, values=values, negated=negated):
+                truth = self._in_set(field, values)
+                return _Truth(truth.false, truth.true, truth.exact) if negated else truth
+            case IsNull(field=field, negated=negated):
+                indexed = self._fields.get(field)
+                if indexed is None:
+                    return _WIDE
+                missing, present = f"ismissing(@{field})", f"-ismissing(@{field})"
+                return _Truth(present, missing, True) if negated else _Truth(missing, present, True)
+            case StartsWith():
+                return _WIDE
+            case Not(item=item):
+                inner = self._truth(item)
+                return _Truth(inner.false, inner.true, inner.exact)
+            case And(items=items):
+                parts = [self._truth(item) for item in items]
+                return _Truth(
+                    _all_of([part.true for part in parts]),
+                    _any_of([part.false for part in parts]),
+                    all(part.exact for part in parts),
+                )
+            case Or(items=items):
+                parts = [self._truth(item) for item in items]
+                return _Truth(
+                    _any_of([part.true for part in parts]),
+                    _all_of([part.false for part in parts]),
+                    all(part.exact for part in parts),
+                )
+            case _:
+                assert_never(condition)
+
+    def _compare(self, field: str, op: ComparisonOp, value: Any) -> _Truth:
+        indexed = self._fields.get(field)
+        if indexed is None:
+            return _WIDE
+        if indexed.members is not None:  # few values: the comparison as sets of them
+            test = OPERATORS[op]
+            chosen = [m for m in indexed.members if test(comparable(m), comparable(value))]
+            others = [m for m in indexed.members if m not in chosen]
+            return _Truth(self._members(indexed, chosen), self._members(indexed, others), True)
+        stored = self._stored(field, value)
+        if indexed.numeric:
+            if not -_EXACT_NUMBERS < stored < _EXACT_NUMBERS:
+                return _WIDE
+            below, above = f"@{field}:[-inf ({stored}]", f"@{field}:[({stored} +inf]"
+            at_most, at_least = f"@{field}:[-inf {stored}]", f"@{field}:[{stored} +inf]"
+            equal = f"@{field}:[{stored} {stored}]"
+            ranges = {
+                "eq": (equal, _any_of([below, above])),
+                "ne": (_any_of([below, above]), equal),
+                "lt": (below, at_least),
+                "le": (at_most, above),
+                "gt": (above, at_most),
+                "ge": (at_least, below),
+            }
+            true, false = ranges[op]
+            return _Truth(true, false, True)
+        if op in ("eq", "ne") and "\x00" not in stored:  # a tag ends at a NUL
+            equal = f"@{field}:{{{_tag(stored)}}}"
+            other = f"(-{equal} -ismissing(@{field}))"
+            return _Truth(equal, other, True) if op == "eq" else _Truth(other, equal, True)
+        return _WIDE  # no ranges on tags: strings and UUIDs order in Python
+
+    def _in_set(self, field: str, values: tuple[Any, ...]) -> _Truth:
+        if not values:  # as SQLAlchemy renders an empty IN: false, whatever the row
+            return _Truth(NONE, ALL, True)
+        parts = [self._compare(field, "eq", value) for value in values if value is not None]
+        true = _any_of([part.true for part in parts])
+        exact = all(part.exact for part in parts)
+        if None in values:  # x NOT IN (..., NULL) is never true
+            return _Truth(true, NONE, exact)
+        present = f"-ismissing(@{field})" if field in self._fields else ALL
+        return _Truth(true, _all_of([*(part.false for part in parts), present]), exact)
+
+    def _members(self, indexed: IndexedField, members: Sequence[Any]) -> str:
+        if not members:
+            return NONE
+        if indexed.numeric:
+            return _any_of([f"@{indexed.name}:[{m.value} {m.value}]" for m in members])
+        tags = " | ".join(_tag(self._stored(indexed.name, member)) for member in members)
+        return f"@{indexed.name}:{{{tags}}}"
+
+    def _stored(self, field: str, value: Any) -> Any:
+        stored = self._table.codec_of[field].encode(value)
+        if isinstance(stored, bool):
+            return "true" if stored else "false"
+        return stored
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def _sort(self, orders: Sequence[Order]) -> tuple[tuple[str, ...], bool, list[str]]:
+        """The APPLY and SORTBY arguments of ``orders``, whether the index orders exactly as
+        they do, and the NUMERIC fields whose values beyond 2**53 would make it inexact."""
+        applies: list[str] = []
+        keys: list[str] = []
+        wide: list[str] = []
+        exact = True
+        for order in orders:
+            indexed = self._fields.get(order.field)
+            if indexed is None or not indexed.ordered:
+                exact = False
+                continue
+            if indexed.wide:
+                wide.append(order.field)
+            if order.descending:  # NULLs first: the index puts them last either way
+                applies += ["APPLY", f"exists(@{order.field})", "AS", f"__has_{order.field}"]
+                keys += [f"@__has_{order.field}", "ASC", f"@{order.field}", "DESC"]
+            else:
+                keys += [f"@{order.field}", "ASC"]
+        return (*applies, "SORTBY", str(len(keys)), *keys), exact, wide
+
+
+@functools.cache
+def redis_search(model: type[SQLModel]) -> Search:
+    """The query builder of ``model`` (made once per class)."""
+    return Search(redis_table(model))
+
+
+_WIDE = _Truth(ALL, ALL, False)
+"""What the index cannot answer: every row may be true, and every row may be false."""
+
+
+def _tag(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _all_of(parts: list[str]) -> str:
+    if NONE in parts:
+        return NONE
+    kept = [part for part in parts if part != ALL]
+    if not kept:
+        return ALL
+    return kept[0] if len(kept) == 1 else "(" + " ".join(kept) + ")"
+
+
+def _any_of(parts: list[str]) -> str:
+    if ALL in parts:
+        return ALL
+    kept = [part for part in parts if part != NONE]
+    if not kept:
+        return NONE
+    return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"

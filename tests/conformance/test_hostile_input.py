@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlmodel import col
 
 from tests.hostile_models import Counted, Pair, Prefixed, PrefixedLonger
 from toolkit.config import Settings
@@ -191,3 +192,18 @@ async def test_text_beyond_the_basic_plane_and_control_characters_come_back_exac
     stored = await counted.create_many(Counted(note=note) for note in notes)
 
     assert [(await counted.get_one(row.id or 0)).note for row in stored] == notes
+
+
+async def test_text_with_query_metacharacters_matches_exactly_also_among_other_values(
+    prefixed: BaseRepository[Prefixed],
+) -> None:
+    """Found by the property suite: a tag value ending with a backslash, followed by more of
+    the query, broke RediSearch's parser."""
+    labels = ["\\", "a\\", '\\"', '"', "|", "{}", "$v0", "a b", "", "*", "-a", "@label"]
+    await prefixed.create_many(Prefixed(id=str(n), label=label) for n, label in enumerate(labels))
+
+    for label in labels:
+        found = await prefixed.list(col(Prefixed.label).in_([label, "zz"]))
+        assert [row.label for row in found] == [label]
+        assert await prefixed.count(col(Prefixed.label) == label, col(Prefixed.id) != "x") == 1
+    assert await prefixed.count(col(Prefixed.label).not_in(labels[:6])) == len(labels) - 6

@@ -67,13 +67,13 @@ def _in_set(condition: InSet, value: Any) -> _Truth:
         return condition.negated
     if value is None:
         return None
-    found: _Truth = False
-    for candidate in condition.values:
-        if candidate is None:
-            found = None if found is False else found
-        elif candidate == value:
-            found = True
-            break
+    members = condition.members
+    if members is not None:  # equal values hash alike (1 == 1.0 == Decimal(1) included)
+        hit = value in members
+    else:
+        hit = any(candidate == value for candidate in condition.values if candidate is not None)
+    # A NULL among the values makes a miss unknown rather than false.
+    found: _Truth = True if hit else None if condition.has_null else False
     return _negate(found) if condition.negated else found
 
 

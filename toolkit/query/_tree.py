@@ -8,6 +8,7 @@ ascending and first descending). Visitors over the tree match on `Condition` and
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,17 @@ class InSet:
     field: str
     values: tuple[Any, ...]
     negated: bool
+    # For lookups in constant time; values that cannot be hashed (JSON) are compared in turn.
+    members: frozenset[Any] | None = dataclasses.field(init=False, repr=False, compare=False)
+    has_null: bool = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            members: frozenset[Any] | None = frozenset(self.values)
+        except TypeError:
+            members = None
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "has_null", any(value is None for value in self.values))
 
 
 @dataclass(frozen=True, slots=True)

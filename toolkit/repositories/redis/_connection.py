@@ -69,6 +69,13 @@ class RedisClient:
         execute: Any = self.redis.execute_command
         return await execute(*arguments)
 
+    async def commands(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
+        """Run several commands in one round trip (not a transaction); their decoded replies."""
+        pipeline: Any = self.redis.pipeline(transaction=False)
+        for arguments in commands:
+            pipeline.execute_command(*arguments)
+        return list(await pipeline.execute())
+
     async def close(self) -> None:
         await self.redis.connection_pool.disconnect()
 
@@ -112,6 +119,16 @@ class RedisScope:
         try:
             await self._ready(described)
             return await self._client.command(*arguments)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def commands(
+        self, described: RedisTable[Any], *commands: Sequence[str | int]
+    ) -> list[Any]:
+        """Run several commands on ``described``'s data in one round trip; their replies."""
+        try:
+            await self._ready(described)
+            return await self._client.commands(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 

@@ -19,6 +19,7 @@ local root = plan.tables[plan.root]
 
 -- A key component, encoded as toolkit/repositories/redis/_keys.py's key_component does.
 local function component(text)
+  if not string.find(text, "[%%:{}]") then return text end
   return (string.gsub(text, "[%%:{}]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 local function doc_key(t, token) return t.key .. component(token) end
@@ -182,9 +183,10 @@ local function delete()
   -- First every check: what the foreign keys' ON DELETE rules make of this delete.
   local function collect(name, doc)
     local t = plan.tables[name]
-    if seen[doc_key(t, doc)] then return nil end
-    seen[doc_key(t, doc)] = true
-    deletes[#deletes + 1] = {t, doc}
+    local key = doc_key(t, doc)
+    if seen[key] then return nil end
+    seen[key] = true
+    deletes[#deletes + 1] = {t, doc, key}
     for _, ref in ipairs(t.refs) do
       local child = plan.tables[ref.table]
       local members = redis.call("SMEMBERS", children_key(child, ref.field, doc))
@@ -208,7 +210,8 @@ local function delete()
   local result = {"ok"}
   for i = 3, #ARGV do
     local token = ARGV[i]
-    if not seen[doc_key(root, token)] and redis.call("EXISTS", doc_key(root, token)) == 1 then
+    local key = doc_key(root, token)
+    if not seen[key] and redis.call("EXISTS", key) == 1 then
       local refused = collect(plan.root, token)
       if refused then return refused end
       result[#result + 1] = token
@@ -234,20 +237,33 @@ local function delete()
     end
     redis.call("SREM", children_key(child, field, parent), member)
   end
+  -- Keys and ids go in batches: one DEL and one ZREM per table and thousand rows.
+  local doomed, ids = {}, {}
+  local function flush(t)
+    if ids[t] and #ids[t] > 0 then
+      redis.call("DEL", unpack(doomed[t]))
+      redis.call("ZREM", ids_key(t), unpack(ids[t]))
+    end
+    doomed[t], ids[t] = {}, {}
+  end
   for _, entry in ipairs(deletes) do
-    local t, doc = entry[1], entry[2]
-    local key = doc_key(t, doc)
-    local old = stored_keys(key)
-    if old then
-      for group, value in pairs(old.u) do redis.call("HDEL", unique_key(t, group), value) end
-      for _, fk in ipairs(t.fks) do
-        local parent = old.f[fk.field]
-        if parent then redis.call("SREM", children_key(t, fk.field, parent), doc) end
+    local t, doc, key = entry[1], entry[2], entry[3]
+    if #t.unique > 0 or #t.fks > 0 then  -- bookkeeping of its constraint values to undo
+      local old = stored_keys(key)
+      if old then
+        for group, value in pairs(old.u) do redis.call("HDEL", unique_key(t, group), value) end
+        for _, fk in ipairs(t.fks) do
+          local parent = old.f[fk.field]
+          if parent then redis.call("SREM", children_key(t, fk.field, parent), doc) end
+        end
       end
     end
-    redis.call("DEL", key)
-    redis.call("ZREM", ids_key(t), doc)
+    if not ids[t] then doomed[t], ids[t] = {}, {} end
+    doomed[t][#doomed[t] + 1] = key
+    ids[t][#ids[t] + 1] = doc
+    if #ids[t] >= 1000 then flush(t) end
   end
+  for t in pairs(ids) do flush(t) end
   return result
 end
 

@@ -126,6 +126,7 @@ class SearchPlan:
     """What to send for one query, and what is left to check in Python."""
 
     query: str  # the candidates (`ALL`: every row; `NONE`: none)
+    params: tuple[str, ...]  # PARAMS of the query: name, value, name, value...
     exact: bool  # the candidates are exactly the matching rows
     sort: tuple[str, ...]  # FT.AGGREGATE arguments: the APPLYs, then SORTBY n keys...
     sorted_exactly: bool  # the index orders the rows as the query's orders do
@@ -134,9 +135,15 @@ class SearchPlan:
 
 @dataclass(frozen=True, slots=True)
 class _Truth:
+    """The rows where a condition is true and where it is false, each exactly or a superset."""
+
     true: str
     false: str
-    exact: bool
+    true_exact: bool
+    false_exact: bool
+
+    def negated(self) -> _Truth:
+        return _Truth(self.false, self.true, self.false_exact, self.true_exact)
 
 
 class Search:
@@ -147,7 +154,8 @@ class Search:
         self._fields = search_fields(described)
 
     def plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
-        truth = _Truth(ALL, NONE, True) if condition is None else self._truth(condition)
+        params: list[str] = []
+        truth = _NO_FILTER if condition is None else self._truth(condition, params)
         sort, sorted_exactly, wide = self._sort(orders)
         probe = None
         if sorted_exactly and wide:
@@ -155,46 +163,64 @@ class Search:
                 f"@{name}:[-inf -{_EXACT_NUMBERS}] | @{name}:[{_EXACT_NUMBERS} +inf]"
                 for name in wide
             )
-        return SearchPlan(truth.true, truth.exact, sort, sorted_exactly, probe)
+        return SearchPlan(truth.true, tuple(params), truth.true_exact, sort, sorted_exactly, probe)
 
     # --- conditions ----------------------------------------------------------------------------
+    # No query holds a negation: RediSearch loses rows for one inside an OR inside an AND (seen
+    # with 2.10: `@a:[1 +inf] (@a:[-inf (1] | (@a:[1 1] -ismissing(@b)))` misses matches that
+    # the same query without the outer term finds). What only a negation could say (a string
+    # field is not a value, or not NULL) widens to every row, and is checked in Python.
 
-    def _truth(self, condition: Condition) -> _Truth:
+    def _truth(self, condition: Condition, params: list[str]) -> _Truth:
+        """Where ``condition`` is true and where false; tag values go to ``params``."""
         match condition:
             case Compare(field=field, op=op, value=value):
-                return self._compare(field, op, value)
+                return self._compare(field, op, value, params)
             case InSet(field=field, values=values, negated=negated):
-                truth = self._in_set(field, values)
-                return _Truth(truth.false, truth.true, truth.exact) if negated else truth
+                truth = self._in_set(field, values, params)
+                return truth.negated() if negated else truth
             case IsNull(field=field, negated=negated):
-                indexed = self._fields.get(field)
-                if indexed is None:
-                    return _WIDE
-                missing, present = f"ismissing(@{field})", f"-ismissing(@{field})"
-                return _Truth(present, missing, True) if negated else _Truth(missing, present, True)
+                truth = self._is_null(field, params)
+                return truth.negated() if negated else truth
             case StartsWith():
                 return _WIDE
             case Not(item=item):
-                inner = self._truth(item)
-                return _Truth(inner.false, inner.true, inner.exact)
+                return self._truth(item, params).negated()
             case And(items=items):
-                parts = [self._truth(item) for item in items]
+                parts = [self._truth(item, params) for item in items]
                 return _Truth(
                     _all_of([part.true for part in parts]),
                     _any_of([part.false for part in parts]),
-                    all(part.exact for part in parts),
+                    all(part.true_exact for part in parts),
+                    all(part.false_exact for part in parts),
                 )
             case Or(items=items):
-                parts = [self._truth(item) for item in items]
+                parts = [self._truth(item, params) for item in items]
                 return _Truth(
                     _any_of([part.true for part in parts]),
                     _all_of([part.false for part in parts]),
-                    all(part.exact for part in parts),
+                    all(part.true_exact for part in parts),
+                    all(part.false_exact for part in parts),
                 )
             case _:
                 assert_never(condition)
 
-    def _compare(self, field: str, op: ComparisonOp, value: Any) -> _Truth:
+    def _is_null(self, field: str, params: list[str]) -> _Truth:
+        indexed = self._fields.get(field)
+        if indexed is None:
+            return _WIDE
+        present = self._present(indexed, params)
+        return _Truth(f"ismissing(@{field})", present, True, present != ALL)
+
+    def _present(self, indexed: IndexedField, params: list[str]) -> str:
+        """The rows where the field has a value: a positive query, or ALL (a superset)."""
+        if indexed.members is not None:
+            return self._members(indexed, indexed.members, params)
+        if indexed.numeric:
+            return f"@{indexed.name}:[-inf +inf]"
+        return ALL
+
+    def _compare(self, field: str, op: ComparisonOp, value: Any, params: list[str]) -> _Truth:
         indexed = self._fields.get(field)
         if indexed is None:
             return _WIDE
@@ -202,7 +228,8 @@ class Search:
             test = OPERATORS[op]
             chosen = [m for m in indexed.members if test(comparable(m), comparable(value))]
             others = [m for m in indexed.members if m not in chosen]
-            return _Truth(self._members(indexed, chosen), self._members(indexed, others), True)
+            true = self._members(indexed, chosen, params)
+            return _Truth(true, self._members(indexed, others, params), True, True)
         stored = self._stored(field, value)
         if indexed.numeric:
             if not -_EXACT_NUMBERS < stored < _EXACT_NUMBERS:
@@ -219,30 +246,33 @@ class Search:
                 "ge": (at_least, below),
             }
             true, false = ranges[op]
-            return _Truth(true, false, True)
+            return _Truth(true, false, True, True)
         if op in ("eq", "ne") and "\x00" not in stored:  # a tag ends at a NUL
-            equal = f"@{field}:{{{_tag(stored)}}}"
-            other = f"(-{equal} -ismissing(@{field}))"
-            return _Truth(equal, other, True) if op == "eq" else _Truth(other, equal, True)
+            equal = f"@{field}:{{{_tag(stored, params)}}}"
+            truth = _Truth(equal, ALL, True, False)  # "not this string": no positive query
+            return truth if op == "eq" else truth.negated()
         return _WIDE  # no ranges on tags: strings and UUIDs order in Python
 
-    def _in_set(self, field: str, values: tuple[Any, ...]) -> _Truth:
+    def _in_set(self, field: str, values: tuple[Any, ...], params: list[str]) -> _Truth:
         if not values:  # as SQLAlchemy renders an empty IN: false, whatever the row
-            return _Truth(NONE, ALL, True)
-        parts = [self._compare(field, "eq", value) for value in values if value is not None]
+            return _Truth(NONE, ALL, True, True)
+        parts = [self._compare(field, "eq", value, params) for value in values if value is not None]
         true = _any_of([part.true for part in parts])
-        exact = all(part.exact for part in parts)
+        true_exact = all(part.true_exact for part in parts)
         if None in values:  # x NOT IN (..., NULL) is never true
-            return _Truth(true, NONE, exact)
-        present = f"-ismissing(@{field})" if field in self._fields else ALL
-        return _Truth(true, _all_of([*(part.false for part in parts), present]), exact)
+            return _Truth(true, NONE, true_exact, True)
+        indexed = self._fields.get(field)
+        present = ALL if indexed is None else self._present(indexed, params)
+        false = _all_of([*(part.false for part in parts), present])
+        false_exact = present != ALL and all(part.false_exact for part in parts)
+        return _Truth(true, false, true_exact, false_exact)
 
-    def _members(self, indexed: IndexedField, members: Sequence[Any]) -> str:
+    def _members(self, indexed: IndexedField, members: Sequence[Any], params: list[str]) -> str:
         if not members:
             return NONE
         if indexed.numeric:
             return _any_of([f"@{indexed.name}:[{m.value} {m.value}]" for m in members])
-        tags = " | ".join(_tag(self._stored(indexed.name, member)) for member in members)
+        tags = " | ".join(_tag(self._stored(indexed.name, m), params) for m in members)
         return f"@{indexed.name}:{{{tags}}}"
 
     def _stored(self, field: str, value: Any) -> Any:
@@ -281,13 +311,18 @@ def redis_search(model: type[SQLModel]) -> Search:
     return Search(redis_table(model))
 
 
-_WIDE = _Truth(ALL, ALL, False)
+_WIDE = _Truth(ALL, ALL, False, False)
 """What the index cannot answer: every row may be true, and every row may be false."""
 
+_NO_FILTER = _Truth(ALL, NONE, True, True)
 
-def _tag(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+
+def _tag(value: str, params: list[str]) -> str:
+    """A reference to ``value`` as a query parameter (exact for any text without NUL: a quoted
+    tag that ends with a backslash breaks the query parser when more of the query follows)."""
+    name = f"v{len(params) // 2}"
+    params += [name, value.replace("\\", "\\\\")]  # a parameter's backslashes are escapes
+    return f"${name}"
 
 
 def _all_of(parts: list[str]) -> str:

@@ -70,6 +70,13 @@ class SyncRedisClient:
         execute: Any = self.redis.execute_command
         return execute(*arguments)
 
+    def commands(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
+        """Run several commands in one round trip (not a transaction); their decoded replies."""
+        pipeline: Any = self.redis.pipeline(transaction=False)
+        for arguments in commands:
+            pipeline.execute_command(*arguments)
+        return list(pipeline.execute())
+
     def close(self) -> None:
         self.redis.connection_pool.disconnect()
 
@@ -113,6 +120,14 @@ class SyncRedisScope:
         try:
             self._ready(described)
             return self._client.command(*arguments)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def commands(self, described: RedisTable[Any], *commands: Sequence[str | int]) -> list[Any]:
+        """Run several commands on ``described``'s data in one round trip; their replies."""
+        try:
+            self._ready(described)
+            return self._client.commands(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 

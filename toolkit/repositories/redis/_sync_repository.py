@@ -26,7 +26,7 @@ from toolkit.errors import (
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._evaluate import evaluate, sort_rows
 from toolkit.query._translate import translate_order, translate_strict
-from toolkit.query._tree import And, Condition, Order, OrderBy, Page, Where
+from toolkit.query._tree import And, Compare, Condition, InSet, Order, OrderBy, Page, Where
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._script import script_plan
@@ -150,8 +150,7 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
     def delete_where(self, *where: Where) -> int:
         # Found, then deleted by key: a row changed in between by another writer is deleted
         # as it was found (Redis has no statement that filters and deletes at once).
-        condition = translate_strict(self._table.facts, where)
-        rows = self._found(self._search.plan(condition, ()), condition, unordered=True)
+        rows = self._matching(translate_strict(self._table.facts, where))
         return self.delete_many(row[self._table.facts.pk_name] for row in rows)
 
     def list(
@@ -179,10 +178,12 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         plan = self._search.plan(condition, ())
         if plan.query == NONE:
             return 0
-        if plan.exact:  # counted by the index: no document read
-            reply = self._search_command("FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0)
+        if plan.exact and self._keyed(condition) is None:  # counted by the index alone
+            reply = self._search_command(
+                "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
+            )
             return self._total(reply)
-        return len(self._found(plan, condition, unordered=True))
+        return len(self._matching(condition))
 
     def exists(self, *where: Where) -> bool:
         return self.count(*where) > 0
@@ -224,17 +225,15 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         plan = self._search.plan(condition, orders)
         if plan.query == NONE or limit == 0:
             return []
-        in_order = plan.sorted_exactly and not self._wide_values(plan)
-        if in_order and plan.exact and limit is not None and offset + limit <= _WINDOW:
-            # One command: the index filters, orders and cuts the window, and reads only it.
-            reply = self._search_command(
-                "FT.AGGREGATE", plan.query, *plan.sort, "LIMIT", offset, limit, "LOAD", 1, "$"
-            )
-            rows = self._rows(reply)
-        elif in_order:  # the window of the rows checked here, read in the index's order
+        keyed = self._keyed(condition) is not None  # the rows of given keys: read by key
+        window = None if keyed else self._window(plan, offset, limit)
+        if window is not None:
+            rows = window
+        elif not keyed and plan.sorted_exactly and self._ordered_exactly(plan):
+            # The rows checked here, read in the index's order up to the window's end.
             rows = self._found(plan, condition, offset=offset, limit=limit)
         else:  # every candidate, checked and ordered here
-            rows = self._found(plan, condition, unordered=True)
+            rows = self._matching(condition)
             sort_rows(rows, orders)
             rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         facts = self._table.facts
@@ -256,7 +255,11 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         check = None if plan.exact else condition
         sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
         reply, cursor = self._search_command(
-            "FT.AGGREGATE", plan.query, *sort, "LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH
+            "FT.AGGREGATE",
+            plan.query,
+            *sort,
+            *("LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH),
+            params=plan.params,
         )
         rows: builtins.list[dict[str, Any]] = []
         skip = offset
@@ -280,27 +283,54 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
             if cursor:  # stopped early: free the server's cursor
                 self._scope.command(self._table, "FT.CURSOR", "DEL", self._keys.index, cursor)
 
-    def _wide_values(self, plan: SearchPlan) -> bool:
-        """Whether a field the plan orders by holds values the index cannot order exactly."""
+    def _window(
+        self, plan: SearchPlan, offset: int, limit: int | None
+    ) -> builtins.list[dict[str, Any]] | None:
+        """The window in one command, where the index filters and orders exactly: it cuts the
+        window and reads only its documents (with the probe, in the same round trip); None
+        where it cannot."""
+        if not (plan.exact and plan.sorted_exactly and limit is not None):
+            return None
+        if offset + limit > _WINDOW:
+            return None
+        window = self._search_arguments(
+            "FT.AGGREGATE",
+            plan.query,
+            *plan.sort,
+            *("LIMIT", offset, limit, "LOAD", 1, "$"),
+            params=plan.params,
+        )
         if plan.probe is None:
-            return False
-        reply = self._search_command("FT.SEARCH", plan.probe, "NOCONTENT", "LIMIT", 0, 0)
-        return self._total(reply) > 0
+            return self._rows(self._scope.command(self._table, *window))
+        probe, reply = self._scope.commands(self._table, self._probe(plan), window)
+        return self._rows(reply) if self._total(probe) == 0 else None
 
-    def _search_command(self, command: str, query: str, *arguments: str | int) -> Any:
+    def _ordered_exactly(self, plan: SearchPlan) -> bool:
+        """Whether the index orders the rows as the plan's orders do (see `_probe`)."""
+        if plan.probe is None:
+            return True
+        return self._total(self._scope.command(self._table, *self._probe(plan))) == 0
+
+    def _probe(self, plan: SearchPlan) -> tuple[str | int, ...]:
+        """The count of rows whose values of the plan's order fields the index orders inexactly
+        (integers beyond 2**53, which it holds as doubles): when there are any, order here."""
+        assert plan.probe is not None
+        return self._search_arguments("FT.SEARCH", plan.probe, "NOCONTENT", "LIMIT", 0, 0)
+
+    def _search_command(
+        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
+    ) -> Any:
+        return self._scope.command(
+            self._table, *self._search_arguments(command, query, *arguments, params=params)
+        )
+
+    def _search_arguments(
+        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
+    ) -> tuple[str | int, ...]:
         """FT.SEARCH or FT.AGGREGATE on the model's index: complete answers only (no timeout
         that would cut them short), in the query dialect the plans are written for."""
-        return self._scope.command(
-            self._table,
-            command,
-            self._keys.index,
-            query,
-            *arguments,
-            "TIMEOUT",
-            0,
-            "DIALECT",
-            2,
-        )
+        bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
+        return (command, self._keys.index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
 
     def _rows(self, reply: Any) -> builtins.list[dict[str, Any]]:
         """The field values of the documents an FT.AGGREGATE reply LOADed as ``$``."""
@@ -323,16 +353,41 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
 
     def _all(self) -> builtins.list[ModelT]:
         facts = self._table.facts
-        return [build_instance(facts, row) for row in self._documents()]
-
-    def _documents(self) -> builtins.list[dict[str, Any]]:
-        """The field values of every row, in primary-key order."""
         tokens = self._scope.command(self._table, "ZRANGE", self._keys.ids, 0, -1)
+        return [build_instance(facts, row) for row in self._documents(tokens)]
+
+    def _matching(self, condition: Condition | None) -> builtins.list[dict[str, Any]]:
+        """The field values of the rows that match ``condition``, in no particular order."""
+        keys = self._keyed(condition)
+        if keys is None:
+            return self._found(self._search.plan(condition, ()), condition, unordered=True)
+        rows = self._documents(dict.fromkeys(self._pk_token(key) for key in keys))
+        return [row for row in rows if condition is None or evaluate(condition, row) is True]
+
+    def _keyed(self, condition: Condition | None) -> tuple[Any, ...] | None:
+        """The primary keys ``condition`` restricts the rows to, where it names them (``id ==
+        k``, ``id IN (...)``, or either within an AND); None where it does not."""
+        pk = self._table.facts.pk_name
+        match condition:
+            case Compare(field=field, op="eq", value=value) if field == pk:
+                return (value,)
+            case InSet(field=field, values=values, negated=False) if field == pk:
+                return tuple(value for value in values if value is not None)
+            case And(items=items):
+                for item in items:
+                    keys = self._keyed(item)
+                    if keys is not None:
+                        return keys
+        return None
+
+    def _documents(self, tokens: Iterable[str]) -> builtins.list[dict[str, Any]]:
+        """The field values of the rows with these primary key tokens, in their order."""
+        keys = [self._keys.document(token) for token in tokens]
         documents: builtins.list[str | None] = []
-        for start in range(0, len(tokens), _MGET_CHUNK):
-            keys = [self._keys.document(token) for token in tokens[start : start + _MGET_CHUNK]]
-            documents.extend(self._scope.command(self._table, "JSON.MGET", *keys, "$"))
-        # A document deleted between the two reads is gone: skip it.
+        for start in range(0, len(keys), _MGET_CHUNK):
+            chunk = keys[start : start + _MGET_CHUNK]
+            documents.extend(self._scope.command(self._table, "JSON.MGET", *chunk, "$"))
+        # A document deleted meanwhile (or never there) is no row.
         return [self._table.values(json.loads(raw)[0]) for raw in documents if raw is not None]
 
     def _values(self, validated: ModelT) -> dict[str, Any]:

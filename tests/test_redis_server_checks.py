@@ -3,6 +3,8 @@
 - A Redis without RedisJSON and RediSearch is refused, naming both modules, before any write.
 - A server that accepts the connection and never answers is unavailable within the connect
   timeout, not the command timeout; a command slower than the connect timeout still succeeds.
+- What Redis cannot keep exactly (NaN, infinity, text with a NUL) is a `ValidationError` from
+  the middle of a batch, and nothing of the batch is written.
 - A URL naming a database other than 0 is a configuration error (RediSearch indexes only 0).
 - The search index of a model exists after its first use, with the indexed fields, is made
   once however many clients start at once, and is required when auto-create is off. A changed
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 import subprocess
 import threading
@@ -30,10 +33,10 @@ import pytest
 import redis
 from sqlmodel import col
 
-from models import Hero, Mission, Power, Shipment, ShipmentStatus, Team, UserAccount
+from models import Gadget, Hero, Mission, Power, Shipment, ShipmentStatus, Team, UserAccount
 from tests.services import free_port, silent_server
 from toolkit.config import Settings
-from toolkit.errors import BackendUnavailableError, ConfigurationError
+from toolkit.errors import BackendUnavailableError, ConfigurationError, ValidationError
 from toolkit.repositories.redis._connection import RedisClient
 from toolkit.repositories.redis._sync_connection import SyncRedisClient
 from toolkit.storage_dependencies import get_provider
@@ -279,6 +282,55 @@ def test_sync_a_command_slower_than_the_connect_timeout_succeeds(
         assert client.command("PING") is True
     finally:
         client.close()
+
+
+# --- what Redis cannot keep exactly, refused before the first write ----------------------------
+
+
+REDIS_REFUSED = [
+    Gadget(label="nan", ratio=math.nan),
+    Gadget(label="infinity", ratio=-math.inf),
+    Gadget(label="nul \x00 in an indexed string"),
+    Gadget(label="nul in another", note="a\x00b"),
+]
+
+
+def _good_gadgets() -> list[Gadget]:
+    return [Gadget(label=f"good {n}", ratio=n / 3) for n in range(3)]
+
+
+@pytest.mark.parametrize("bad", REDIS_REFUSED, ids=["nan", "infinity", "nul-key", "nul-note"])
+async def test_async_a_value_redis_cannot_keep_in_the_middle_of_a_batch_writes_nothing(
+    stack_settings: Settings, bad: Gadget
+) -> None:
+    async with get_provider(settings=stack_settings) as provider:
+        gadgets = provider.get_repository(Gadget)
+        good = _good_gadgets()
+        with pytest.raises(ValidationError, match="item 2"):
+            await gadgets.create_many([*good[:2], bad, good[2]])
+        assert await gadgets.count() == 0
+        stored = await gadgets.create_many(good)
+        replacement = bad.model_copy(update={"id": stored[1].id})
+        with pytest.raises(ValidationError, match="item 1"):
+            await gadgets.update_many([stored[0], replacement, stored[2]])
+        assert await gadgets.list() == stored
+
+
+@pytest.mark.parametrize("bad", REDIS_REFUSED, ids=["nan", "infinity", "nul-key", "nul-note"])
+def test_sync_a_value_redis_cannot_keep_in_the_middle_of_a_batch_writes_nothing(
+    stack_settings: Settings, bad: Gadget
+) -> None:
+    with get_sync_provider(settings=stack_settings) as provider:
+        gadgets = provider.get_repository(Gadget)
+        good = _good_gadgets()
+        with pytest.raises(ValidationError, match="item 2"):
+            gadgets.create_many([*good[:2], bad, good[2]])
+        assert gadgets.count() == 0
+        stored = gadgets.create_many(good)
+        replacement = bad.model_copy(update={"id": stored[1].id})
+        with pytest.raises(ValidationError, match="item 1"):
+            gadgets.update_many([stored[0], replacement, stored[2]])
+        assert gadgets.list() == stored
 
 
 # --- database 0 only -----------------------------------------------------------------------------

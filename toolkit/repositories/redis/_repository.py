@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from toolkit._model import ModelT, PrimaryKey, keys_of
@@ -181,7 +181,9 @@ class RedisRepository(BaseRepository[ModelT]):
                 "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
             )
             return self._total(reply)
-        return len(await self._matching(condition))
+        if self._keyed(condition) is not None:
+            return len(await self._matching(condition))
+        return await self._count_found(plan, condition)
 
     async def exists(self, *where: Where) -> bool:
         return await self.count(*where) > 0
@@ -248,8 +250,44 @@ class RedisRepository(BaseRepository[ModelT]):
     ) -> builtins.list[dict[str, Any]]:
         """The field values of the candidates that match ``condition``, read through a cursor
         in the plan's order (or the index's own), from ``offset`` on, at most ``limit``."""
+        rows: builtins.list[dict[str, Any]] = []
+        skip = offset
+
+        def keep(row: dict[str, Any]) -> bool:
+            nonlocal skip
+            if skip:
+                skip -= 1
+            else:
+                rows.append(row)
+            return limit is None or len(rows) < limit
+
+        await self._scan(plan, condition, keep, unordered=unordered)
+        return rows
+
+    async def _count_found(self, plan: SearchPlan, condition: Condition | None) -> int:
+        """How many candidates match ``condition``: counted as they stream, none kept."""
+        counted = 0
+
+        def count(_row: dict[str, Any]) -> bool:
+            nonlocal counted
+            counted += 1
+            return True
+
+        await self._scan(plan, condition, count, unordered=True)
+        return counted
+
+    async def _scan(
+        self,
+        plan: SearchPlan,
+        condition: Condition | None,
+        visit: Callable[[dict[str, Any]], bool],
+        *,
+        unordered: bool,
+    ) -> None:
+        """``visit`` each candidate that matches ``condition`` (checked here where the plan is
+        not exact), read through a cursor in batches, until it returns False."""
         if plan.query == NONE:
-            return []
+            return
         check = None if plan.exact else condition
         sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
         reply, cursor = await self._search_command(
@@ -259,21 +297,15 @@ class RedisRepository(BaseRepository[ModelT]):
             *("LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH),
             params=plan.params,
         )
-        rows: builtins.list[dict[str, Any]] = []
-        skip = offset
         try:
             while True:
                 for row in self._rows(reply):
                     if check is not None and evaluate(check, row) is not True:
                         continue
-                    if skip:
-                        skip -= 1
-                        continue
-                    rows.append(row)
-                    if limit is not None and len(rows) >= limit:
-                        return rows
+                    if not visit(row):
+                        return
                 if not cursor:
-                    return rows
+                    return
                 reply, cursor = await self._scope.command(
                     self._table, "FT.CURSOR", "READ", self._keys.index, cursor
                 )

@@ -16,7 +16,7 @@ from sqlalchemy import Table, UniqueConstraint
 
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
 from toolkit._rows import build_instance
-from toolkit.errors import ConfigurationError
+from toolkit.errors import ConfigurationError, ValidationError
 from toolkit.repositories.redis._codecs import FieldCodec, dumps, field_codec, unicode_text
 
 __all__ = ["RedisTable", "redis_table", "unique_groups"]
@@ -39,9 +39,12 @@ class RedisTable(Generic[ModelT]):
     generates_keys: bool  # an integer primary key: the store numbers rows given none
 
     def pk_token(self, id: object) -> str:
-        """The token of primary key ``id``: `ValidationError` for one of another type, and
-        ``ValueError`` for one Redis cannot store (an integer beyond 64 bits, a surrogate)."""
-        return unicode_text(self.pk.token(self.facts.coerce_pk(id)))
+        """The token of primary key ``id``; `ValidationError` for one of another type or one
+        Redis cannot store (text holding a surrogate)."""
+        try:
+            return unicode_text(self.pk.token(self.facts.coerce_pk(id)))
+        except ValueError as exc:
+            raise ValidationError(f"{id!r} is not a valid {self.facts.name} key: {exc}") from exc
 
     def encode(self, values: Mapping[str, Any]) -> tuple[str, str, str]:
         """The primary key token, the document's JSON and the JSON of its constraint tokens

@@ -1,0 +1,268 @@
+"""Reading Redis rows: queries through the search index, and documents by key.
+
+The index answers what it can exactly (`_search` plans it): it filters, counts, orders and cuts
+the window, and the window's documents come in the same command. What it cannot answer is
+checked here, on the candidates it returns, read through a cursor in batches; rows named by
+their primary keys are read by key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic
+
+from toolkit._model import ModelT
+from toolkit.errors import BackendUnavailableError
+from toolkit.query._evaluate import evaluate, sort_rows
+from toolkit.query._tree import And, Compare, Condition, InSet, Order
+from toolkit.repositories.redis._connection import RedisScope
+from toolkit.repositories.redis._documents import RedisTable, redis_table
+from toolkit.repositories.redis._keys import RedisKeys, redis_keys
+from toolkit.repositories.redis._search import NONE, SearchPlan, redis_search
+
+_MGET_CHUNK = 1_000
+_BATCH = 1_000  # rows per cursor read
+_WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers may cap it)
+_NO_LIMIT = 2**31 - 1
+
+
+class RedisReader(Generic[ModelT]):
+    """The reads of one model's rows under one provider's key prefix."""
+
+    def __init__(self, model: type[ModelT], scope: RedisScope) -> None:
+        self._table: RedisTable[ModelT] = redis_table(model)
+        self._scope = scope
+        self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
+        self._search = redis_search(model)
+
+    async def rows(
+        self,
+        condition: Condition | None,
+        orders: Sequence[Order],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The field values of the rows that match, in order, from ``offset`` on, at most
+        ``limit`` of them.
+
+        The search index finds the candidates and, where it orders exactly as the query does,
+        the window; whatever it cannot answer exactly is checked here on the candidates, so
+        that a query means exactly what it means in SQL.
+        """
+        plan = self._search.plan(condition, orders)
+        if plan.query == NONE or limit == 0:
+            return []
+        keyed = self._keyed(condition) is not None  # the rows of given keys: read by key
+        window = None if keyed else await self._window(plan, offset, limit)
+        if window is not None:
+            return window
+        if not keyed and plan.sorted_exactly and await self._ordered_exactly(plan):
+            # The rows checked here, read in the index's order up to the window's end.
+            return await self._found(plan, condition, offset=offset, limit=limit)
+        rows = await self.matching(condition)  # every candidate, checked and ordered here
+        sort_rows(rows, orders)
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+    async def count(self, condition: Condition | None) -> int:
+        """How many rows match: the index counts, reading no document, where it can."""
+        if condition is None:
+            return int(await self._scope.command(self._table, "ZCARD", self._keys.ids))
+        plan = self._search.plan(condition, ())
+        if plan.query == NONE:
+            return 0
+        if self._keyed(condition) is not None:
+            return len(await self.matching(condition))
+        if plan.exact:
+            reply = await self._search_command(
+                "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
+            )
+            return self._total(reply)
+        return await self._count_found(plan, condition)
+
+    async def every(self) -> list[dict[str, Any]]:
+        """The field values of every row, in primary-key order."""
+        tokens = await self._scope.command(self._table, "ZRANGE", self._keys.ids, 0, -1)
+        return await self._documents(tokens)
+
+    async def document(self, pk_token: str) -> dict[str, Any] | None:
+        """The field values of the row with this primary key token, or None."""
+        raw = await self._scope.command(self._table, "JSON.GET", self._keys.document(pk_token))
+        return None if raw is None else self._table.values(json.loads(raw))
+
+    async def matching(self, condition: Condition | None) -> list[dict[str, Any]]:
+        """The field values of the rows that match ``condition``, in no particular order."""
+        keys = self._keyed(condition)
+        if keys is None:
+            return await self._found(self._search.plan(condition, ()), condition, unordered=True)
+        rows = await self._documents(dict.fromkeys(self._table.pk_token(key) for key in keys))
+        return [row for row in rows if condition is None or evaluate(condition, row) is True]
+
+    def _keyed(self, condition: Condition | None) -> tuple[Any, ...] | None:
+        """The primary keys ``condition`` restricts the rows to, where it names them (``id ==
+        k``, ``id IN (...)``, or either within an AND); None where it does not."""
+        pk = self._table.facts.pk_name
+        match condition:
+            case Compare(field=field, op="eq", value=value) if field == pk:
+                return (value,)
+            case InSet(field=field, values=values, negated=False) if field == pk:
+                return tuple(value for value in values if value is not None)
+            case And(items=items):
+                for item in items:
+                    keys = self._keyed(item)
+                    if keys is not None:
+                        return keys
+        return None
+
+    async def _documents(self, tokens: Iterable[str]) -> list[dict[str, Any]]:
+        """The field values of the rows with these primary key tokens, in their order."""
+        keys = [self._keys.document(token) for token in tokens]
+        documents: list[str | None] = []
+        for start in range(0, len(keys), _MGET_CHUNK):
+            chunk = keys[start : start + _MGET_CHUNK]
+            documents.extend(await self._scope.command(self._table, "JSON.MGET", *chunk, "$"))
+        # A document deleted meanwhile (or never there) is no row.
+        return [self._table.values(json.loads(raw)[0]) for raw in documents if raw is not None]
+
+    async def _found(
+        self,
+        plan: SearchPlan,
+        condition: Condition | None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        unordered: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The field values of the candidates that match ``condition``, read through a cursor
+        in the plan's order (or the index's own), from ``offset`` on, at most ``limit``."""
+        rows: list[dict[str, Any]] = []
+        skip = offset
+
+        def keep(row: dict[str, Any]) -> bool:
+            nonlocal skip
+            if skip:
+                skip -= 1
+            else:
+                rows.append(row)
+            return limit is None or len(rows) < limit
+
+        await self._scan(plan, condition, keep, unordered=unordered)
+        return rows
+
+    async def _count_found(self, plan: SearchPlan, condition: Condition | None) -> int:
+        """How many candidates match ``condition``: counted as they stream, none kept."""
+        counted = 0
+
+        def count(_row: dict[str, Any]) -> bool:
+            nonlocal counted
+            counted += 1
+            return True
+
+        await self._scan(plan, condition, count, unordered=True)
+        return counted
+
+    async def _scan(
+        self,
+        plan: SearchPlan,
+        condition: Condition | None,
+        visit: Callable[[dict[str, Any]], bool],
+        *,
+        unordered: bool,
+    ) -> None:
+        """``visit`` each candidate that matches ``condition`` (checked here where the plan is
+        not exact), read through a cursor in batches, until it returns False."""
+        if plan.query == NONE:
+            return
+        check = None if plan.exact else condition
+        sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
+        reply, cursor = await self._search_command(
+            "FT.AGGREGATE",
+            plan.query,
+            *sort,
+            *("LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH),
+            params=plan.params,
+        )
+        try:
+            while True:
+                for row in self._rows(reply):
+                    if check is not None and evaluate(check, row) is not True:
+                        continue
+                    if not visit(row):
+                        return
+                if not cursor:
+                    return
+                reply, cursor = await self._scope.command(
+                    self._table, "FT.CURSOR", "READ", self._keys.index, cursor
+                )
+        finally:
+            if cursor:  # stopped early: free the server's cursor
+                await self._scope.command(self._table, "FT.CURSOR", "DEL", self._keys.index, cursor)
+
+    async def _window(
+        self, plan: SearchPlan, offset: int, limit: int | None
+    ) -> list[dict[str, Any]] | None:
+        """The window in one command, where the index filters and orders exactly: it cuts the
+        window and reads only its documents (with the probe, in the same round trip); None
+        where it cannot."""
+        if not (plan.exact and plan.sorted_exactly and limit is not None):
+            return None
+        if offset + limit > _WINDOW:
+            return None
+        window = self._search_arguments(
+            "FT.AGGREGATE",
+            plan.query,
+            *plan.sort,
+            *("LIMIT", offset, limit, "LOAD", 1, "$"),
+            params=plan.params,
+        )
+        if plan.probe is None:
+            return self._rows(await self._scope.command(self._table, *window))
+        probe, reply = await self._scope.commands(self._table, self._probe(plan), window)
+        return self._rows(reply) if self._total(probe) == 0 else None
+
+    async def _ordered_exactly(self, plan: SearchPlan) -> bool:
+        """Whether the index orders the rows as the plan's orders do (see `_probe`)."""
+        if plan.probe is None:
+            return True
+        return self._total(await self._scope.command(self._table, *self._probe(plan))) == 0
+
+    def _probe(self, plan: SearchPlan) -> tuple[str | int, ...]:
+        """The count of rows whose values of the plan's order fields the index orders inexactly
+        (integers beyond 2**53, which it holds as doubles): when there are any, order here."""
+        assert plan.probe is not None
+        return self._search_arguments("FT.SEARCH", plan.probe, "NOCONTENT", "LIMIT", 0, 0)
+
+    async def _search_command(
+        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
+    ) -> Any:
+        return await self._scope.command(
+            self._table, *self._search_arguments(command, query, *arguments, params=params)
+        )
+
+    def _search_arguments(
+        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
+    ) -> tuple[str | int, ...]:
+        """FT.SEARCH or FT.AGGREGATE on the model's index: complete answers only (no timeout
+        that would cut them short), in the query dialect the plans are written for."""
+        bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
+        return (command, self._keys.index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
+
+    def _rows(self, reply: Any) -> list[dict[str, Any]]:
+        """The field values of the documents an FT.AGGREGATE reply LOADed as ``$``."""
+        return [
+            self._table.values(json.loads(result["extra_attributes"]["$"]))
+            for result in self._complete(reply)["results"]
+        ]
+
+    def _total(self, reply: Any) -> int:
+        return int(self._complete(reply)["total_results"])
+
+    def _complete(self, reply: Any) -> Any:
+        """``reply`` (a RESP3 map), once sure it is whole: a warning means it may not be."""
+        if reply["warning"]:
+            raise BackendUnavailableError(
+                f"the search index of {self._table.facts.name} answered in part: "
+                + "; ".join(str(warning) for warning in reply["warning"])
+            )
+        return reply

@@ -45,5 +45,5 @@ class Counted(SQLModel, table=True):
     id: int | None = Field(
         default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
     )
-    amount: int | None = None
+    amount: int | None = Field(default=None, sa_type=BigInteger)
     note: str | None = None

@@ -207,3 +207,20 @@ async def test_text_with_query_metacharacters_matches_exactly_also_among_other_v
         assert [row.label for row in found] == [label]
         assert await prefixed.count(col(Prefixed.label) == label, col(Prefixed.id) != "x") == 1
     assert await prefixed.count(col(Prefixed.label).not_in(labels[:6])) == len(labels) - 6
+
+
+async def test_integers_beyond_2_53_compare_and_order_exactly(
+    counted: BaseRepository[Counted],
+) -> None:
+    """The search index holds numbers as doubles, in which 2**63 - 1 and 2**63 - 2 are one."""
+    top = 2**63 - 1
+    await counted.create_many(
+        [Counted(id=top - 1, amount=top - 1), Counted(id=top, amount=top - 2), Counted(amount=5)]
+    )
+
+    by_id = await counted.list(order_by=col(Counted.id).desc(), limit=2)
+    assert [row.id for row in by_id] == [top, top - 1]
+    by_amount = await counted.list(col(Counted.amount) > 0, order_by=col(Counted.amount), limit=2)
+    assert [row.amount for row in by_amount] == [5, top - 2]
+    assert await counted.count(col(Counted.amount) >= top - 1) == 1
+    assert [row.id for row in await counted.list(col(Counted.amount) == top - 2)] == [top]

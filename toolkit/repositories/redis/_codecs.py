@@ -21,9 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-__all__ = ["FieldCodec", "dumps", "field_codec", "unicode_text"]
+__all__ = ["EXACT_NUMBERS", "FieldCodec", "dumps", "field_codec", "unicode_text"]
 
 _INT64 = range(-(2**63), 2**63)
+
+EXACT_NUMBERS = 2**53
+"""Doubles, which the search index holds numbers as, hold every integer below this exactly."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()

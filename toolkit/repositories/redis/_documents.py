@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic
 
 from sqlalchemy import Table, UniqueConstraint
@@ -17,7 +18,13 @@ from sqlalchemy import Table, UniqueConstraint
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
 from toolkit._rows import build_instance
 from toolkit.errors import ConfigurationError, ValidationError
-from toolkit.repositories.redis._codecs import FieldCodec, dumps, field_codec, unicode_text
+from toolkit.repositories.redis._codecs import (
+    EXACT_NUMBERS,
+    FieldCodec,
+    dumps,
+    field_codec,
+    unicode_text,
+)
 
 __all__ = ["RedisTable", "redis_table", "unique_groups"]
 
@@ -37,6 +44,7 @@ class RedisTable(Generic[ModelT]):
     foreign_key_fields: tuple[str, ...]
     indexed: frozenset[str]  # the fields the search index holds
     generates_keys: bool  # an integer primary key: the store numbers rows given none
+    wide_capable: tuple[str, ...]  # integer and datetime fields: stored integers of any width
 
     def pk_token(self, id: object) -> str:
         """The token of primary key ``id``; `ValidationError` for one of another type or one
@@ -71,7 +79,14 @@ class RedisTable(Generic[ModelT]):
             value = values.get(field)
             if value is not None:
                 foreign[field] = self.codec_of[field].token(value)
-        keys = {"u": unique, "f": foreign}
+        keys: dict[str, Any] = {"u": unique, "f": foreign}
+        wide = [
+            name
+            for name in self.wide_capable
+            if name in document and not -EXACT_NUMBERS < document[name] < EXACT_NUMBERS
+        ]
+        if wide:  # the script notes them: the index orders such values inexactly
+            keys["w"] = wide
         document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
         pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
@@ -115,6 +130,9 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
         unique_groups=unique_groups(facts.table),
         foreign_key_fields=tuple(name for name, column in columns.items() if column.foreign_keys),
         generates_keys=facts.kinds[facts.pk_name] is int,
+        wide_capable=tuple(
+            name for name, kind in facts.kinds.items() if kind is int or kind is datetime
+        ),
         indexed=frozenset(
             name
             for name, column in columns.items()

@@ -2,7 +2,8 @@
 
 - documents: ``<prefix>:<table>:<primary key token>``;
 - bookkeeping under ``<prefix>:__meta__:<table>:``: ``ids`` (the sorted set of primary key
-  tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``unique:<fields>``
+  tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``wide`` (the fields
+  that have held an integer beyond 2**53, which the index orders inexactly), ``unique:<fields>``
   (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
   of a parent, to cascade);
 - the search index: the alias ``<prefix>:<table>:index``, which names the current physical
@@ -13,8 +14,8 @@ Table names and primary key tokens are key components: `key_component` percent-e
 they hold (tables ``a`` with key ``b:x`` and ``a:b`` with key ``x`` stay apart), and no user
 value makes a cluster hash tag. Field names are Python identifiers and need no encoding. The
 Lua script encodes the same way (its ``component``), and builds the constraint keys
-(``unique:``, ``fk:``) below `meta`, which the script plan carries with `documents`, `ids` and
-`seq`.
+(``unique:``, ``fk:``) below `meta`, which the script plan carries with `documents`, `ids`,
+`seq` and `wide`.
 
 Keys a write touches, for a Redis Cluster mode to place in one hash slot: the documents written
 or deleted, the table's ``ids`` and ``seq``, its ``unique:`` hashes, the ``fk:`` sets of the
@@ -41,6 +42,7 @@ class RedisKeys:
     meta: str  # the prefix of the table's bookkeeping keys
     ids: str
     seq: str
+    wide: str
     index: str
 
     def document(self, pk_token: str) -> str:
@@ -63,5 +65,6 @@ def redis_keys(prefix: str, table: str) -> RedisKeys:
         meta=meta,
         ids=f"{meta}ids",
         seq=f"{meta}seq",
+        wide=f"{meta}wide",
         index=f"{prefix}:{component}:index",
     )

@@ -203,7 +203,8 @@ class RedisReader(Generic[ModelT]):
         self, plan: SearchPlan, offset: int, limit: int | None
     ) -> list[dict[str, Any]] | None:
         """The window in one command, where the index filters and orders exactly: it cuts the
-        window and reads only its documents (with the probe, in the same round trip); None
+        window and reads only its documents (with the check of wide values, in the same round
+        trip); None
         where it cannot."""
         if not (plan.exact and plan.sorted_exactly and limit is not None):
             return None
@@ -216,22 +217,22 @@ class RedisReader(Generic[ModelT]):
             *("LIMIT", offset, limit, "LOAD", 1, "$"),
             params=plan.params,
         )
-        if plan.probe is None:
+        if not plan.wide:
             return self._rows(await self._scope.command(self._table, *window))
-        probe, reply = await self._scope.commands(self._table, self._probe(plan), window)
-        return self._rows(reply) if self._total(probe) == 0 else None
+        wide, reply = await self._scope.commands(self._table, self._wide_fields(), window)
+        return self._rows(reply) if not set(plan.wide) & set(wide) else None
 
     async def _ordered_exactly(self, plan: SearchPlan) -> bool:
-        """Whether the index orders the rows as the plan's orders do (see `_probe`)."""
-        if plan.probe is None:
+        """Whether the index orders the rows as the plan's orders do (see `_wide_fields`)."""
+        if not plan.wide:
             return True
-        return self._total(await self._scope.command(self._table, *self._probe(plan))) == 0
+        wide = await self._scope.command(self._table, *self._wide_fields())
+        return not set(plan.wide) & set(wide)
 
-    def _probe(self, plan: SearchPlan) -> tuple[str | int, ...]:
-        """The count of rows whose values of the plan's order fields the index orders inexactly
-        (integers beyond 2**53, which it holds as doubles): when there are any, order here."""
-        assert plan.probe is not None
-        return self._search_arguments("FT.SEARCH", plan.probe, "NOCONTENT", "LIMIT", 0, 0)
+    def _wide_fields(self) -> tuple[str, ...]:
+        """The fields that have ever held an integer beyond 2**53, which the index holds as a
+        rounded double and so cannot order exactly: where an order needs one, order here."""
+        return ("SMEMBERS", self._keys.wide)
 
     async def _search_command(
         self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()

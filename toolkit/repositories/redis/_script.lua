@@ -1,10 +1,11 @@
 -- Every write of the Redis backend, as one atomic script.
 --
 -- ARGV[1]  "create" | "update" | "delete"
--- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, pk, numeric,
---          unique, fks, refs}}}, made by toolkit/repositories/redis/_script.py
+-- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, wide, pk,
+--          numeric, unique, fks, refs}}}, made by toolkit/repositories/redis/_script.py
 -- create:  ARGV[3..] triples (primary key token, or "" on an integer key to generate one;
---          document JSON; constraint tokens JSON {"u": {group: token}, "f": {field: token}})
+--          document JSON; constraint tokens JSON {"u": {group: token}, "f": {field: token},
+--          "w": [fields holding integers beyond 2**53]})
 -- update:  ARGV[3..] such triples, every row existing
 -- upsert:  ARGV[3..5] one such triple: an update if the row exists, else a create
 -- delete:  ARGV[3..] primary key tokens; missing rows are passed over
@@ -46,6 +47,14 @@ local function add_id(t, token)
   local score = 0
   if t.numeric then score = token end
   redis.call("ZADD", ids_key(t), score, token)
+end
+
+-- The fields that have held an integer beyond 2**53 (listed by the caller): the search index
+-- holds them as doubles, so queries ordered by them are ordered outside the index.
+local function note_wide(t, keys)
+  if keys.w then
+    for _, field in ipairs(keys.w) do redis.call("SADD", t.wide, field) end
+  end
 end
 
 local function missing_parent(t, keys, created)
@@ -104,6 +113,7 @@ local function create()
       end
     end
     add_id(root, token)
+    note_wide(root, keys)
     for group, value in pairs(keys.u) do
       redis.call("HSET", unique_key(root, group), value, token)
     end
@@ -150,6 +160,7 @@ local function update()
     local keys = cjson.decode(ARGV[3 * i + 2])
     local old = stored_keys(key) or olds[i]
     redis.call("JSON.SET", key, "$", ARGV[3 * i + 1])
+    note_wide(root, keys)
     for group, value in pairs(old.u) do
       if keys.u[group] ~= value and redis.call("HGET", unique_key(root, group), value) == token then
         redis.call("HDEL", unique_key(root, group), value)

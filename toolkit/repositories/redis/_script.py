@@ -63,6 +63,7 @@ def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
         "meta": keys.meta,
         "ids": keys.ids,
         "seq": keys.seq,
+        "wide": keys.wide,
         "pk": field[pk.key],
         "numeric": pk.type.python_type is int,
         "unique": [",".join(group) for group in unique_groups(table)],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from toolkit.query._tree import (
     Order,
     StartsWith,
 )
+from toolkit.repositories.redis._codecs import EXACT_NUMBERS
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 
 __all__ = [
@@ -60,8 +62,6 @@ ALL = "*"
 
 NONE = "-*"
 """A marker for the query no row matches; never sent (the caller answers without the server)."""
-
-_EXACT_NUMBERS = 2**53  # doubles hold every integer below this exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ class SearchPlan:
     exact: bool  # the candidates are exactly the matching rows
     sort: tuple[str, ...]  # FT.AGGREGATE arguments: the APPLYs, then SORTBY n keys...
     sorted_exactly: bool  # the index orders the rows as the query's orders do
-    probe: str | None  # rows whose values the index orders inexactly: none, or order in Python
+    wide: tuple[str, ...]  # ordered fields the index orders inexactly if they hold wide values
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +157,9 @@ class Search:
         params: list[str] = []
         truth = _NO_FILTER if condition is None else self._truth(condition, params)
         sort, sorted_exactly, wide = self._sort(orders)
-        probe = None
-        if sorted_exactly and wide:
-            probe = " | ".join(
-                f"@{name}:[-inf -{_EXACT_NUMBERS}] | @{name}:[{_EXACT_NUMBERS} +inf]"
-                for name in wide
-            )
-        return SearchPlan(truth.true, tuple(params), truth.true_exact, sort, sorted_exactly, probe)
+        return SearchPlan(
+            truth.true, tuple(params), truth.true_exact, sort, sorted_exactly, tuple(wide)
+        )
 
     # --- conditions ----------------------------------------------------------------------------
     # No query holds a negation: RediSearch loses rows for one inside an OR inside an AND (seen
@@ -187,7 +183,8 @@ class Search:
             case Not(item=item):
                 return self._truth(item, params).negated()
             case And(items=items):
-                parts = [self._truth(item, params) for item in items]
+                ranges, others = self._ranges(items)
+                parts = [*ranges, *(self._truth(item, params) for item in others)]
                 return _Truth(
                     _all_of([part.true for part in parts]),
                     _any_of([part.false for part in parts]),
@@ -204,6 +201,32 @@ class Search:
                 )
             case _:
                 assert_never(condition)
+
+    def _ranges(self, items: Sequence[Condition]) -> tuple[list[_Truth], list[Condition]]:
+        """The comparisons of ``items`` on each NUMERIC field merged into one range per field
+        (``age >= 20 AND age <= 30`` as ``@age:[20 30]``: an intersection of two open ranges
+        costs as much as the table is large), and the other items."""
+        bounds: dict[str, tuple[tuple[float, bool], tuple[float, bool]]] = {}
+        others: list[Condition] = []
+        for item in items:
+            if not isinstance(item, Compare) or item.op == "ne":
+                others.append(item)
+                continue
+            indexed = self._fields.get(item.field)
+            if indexed is None or not indexed.numeric or indexed.members is not None:
+                others.append(item)
+                continue
+            stored = self._stored(item.field, item.value)
+            if not -EXACT_NUMBERS < stored < EXACT_NUMBERS:
+                others.append(item)
+                continue
+            low, high = bounds.get(item.field, ((-math.inf, True), (math.inf, True)))
+            if item.op in ("gt", "ge", "eq"):
+                low = max(low, (stored, item.op != "gt"), key=_low_key)
+            if item.op in ("lt", "le", "eq"):
+                high = min(high, (stored, item.op != "lt"), key=_high_key)
+            bounds[item.field] = (low, high)
+        return [_range(field, low, high) for field, (low, high) in bounds.items()], others
 
     def _is_null(self, field: str, params: list[str]) -> _Truth:
         indexed = self._fields.get(field)
@@ -232,7 +255,7 @@ class Search:
             return _Truth(true, self._members(indexed, others, params), True, True)
         stored = self._stored(field, value)
         if indexed.numeric:
-            if not -_EXACT_NUMBERS < stored < _EXACT_NUMBERS:
+            if not -EXACT_NUMBERS < stored < EXACT_NUMBERS:
                 return _WIDE
             below, above = f"@{field}:[-inf ({stored}]", f"@{field}:[({stored} +inf]"
             at_most, at_least = f"@{field}:[-inf {stored}]", f"@{field}:[{stored} +inf]"
@@ -315,6 +338,35 @@ _WIDE = _Truth(ALL, ALL, False, False)
 """What the index cannot answer: every row may be true, and every row may be false."""
 
 _NO_FILTER = _Truth(ALL, NONE, True, True)
+
+
+def _low_key(bound: tuple[float, bool]) -> tuple[float, bool]:
+    return (bound[0], not bound[1])  # at the same value, an exclusive lower bound is higher
+
+
+def _high_key(bound: tuple[float, bool]) -> tuple[float, bool]:
+    return bound  # at the same value, an exclusive upper bound (False) is lower
+
+
+def _range(field: str, low: tuple[float, bool], high: tuple[float, bool]) -> _Truth:
+    """Where a numeric field lies between ``low`` and ``high`` (value, inclusive), and where
+    it has a value outside them."""
+    (start, start_in), (end, end_in) = low, high
+    if start > end or (start == end and not (start_in and end_in)):
+        return _Truth(NONE, f"@{field}:[-inf +inf]", True, True)
+    true = f"@{field}:[{_number(start, start_in)} {_number(end, end_in)}]"
+    outside = []
+    if start != -math.inf:
+        outside.append(f"@{field}:[-inf {_number(start, not start_in)}]")
+    if end != math.inf:
+        outside.append(f"@{field}:[{_number(end, not end_in)} +inf]")
+    return _Truth(true, _any_of(outside), True, True)
+
+
+def _number(value: float, inclusive: bool) -> str:
+    if value in (math.inf, -math.inf):
+        return "+inf" if value > 0 else "-inf"
+    return f"{value}" if inclusive else f"({value}"
 
 
 def _tag(value: str, params: list[str]) -> str:

@@ -85,13 +85,22 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
             token,
             str,
         )
+    # Text types (constrained strings, e-mail addresses) come back as the text stored: it was
+    # validated on the way in, and validating every row read again would cost more than the read.
+    decode = _identity if _is_text(adapter) else adapter.validate_python
     return FieldCodec(
-        name,
-        lambda v: _json_value(adapter.dump_python(v, mode="json")),
-        adapter.validate_python,
-        token,
-        str,
+        name, lambda v: _json_value(adapter.dump_python(v, mode="json")), decode, token, str
     )
+
+
+def _is_text(adapter: TypeAdapter[Any]) -> bool:
+    """Whether the adapter's values are plain ``str`` (its JSON schema: a string of no format
+    other than e-mail)."""
+    try:
+        schema = adapter.json_schema()
+    except Exception:  # a type pydantic cannot describe: decoded by validation
+        return False
+    return schema.get("type") == "string" and schema.get("format") in (None, "email")
 
 
 def _json_value(value: Any) -> Any:

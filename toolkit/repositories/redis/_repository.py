@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from toolkit._model import ModelT, PrimaryKey, keys_of
-from toolkit._rows import build_instance, validate_all, validate_for_write
+from toolkit._rows import build_instance, build_many, validate_all, validate_for_write
 from toolkit.errors import (
     ConflictError,
     ConstraintError,
@@ -141,8 +141,7 @@ class RedisRepository(BaseRepository[ModelT]):
         offset: int = 0,
     ) -> builtins.list[ModelT]:
         if not where and order_by is None and limit is None and not offset:
-            facts = self._table.facts
-            return [build_instance(facts, row) for row in await self._reader.every()]
+            return build_many(self._build, await self._reader.every())
         check_window(limit, offset)
         orders = translate_order(self._table.facts, order_by)
         return await self._query(where, orders, offset=offset, limit=limit)
@@ -187,8 +186,10 @@ class RedisRepository(BaseRepository[ModelT]):
         if start is not None:
             condition = start if condition is None else And((condition, start))
         rows = await self._reader.rows(condition, orders, offset=offset, limit=limit)
-        facts = self._table.facts
-        return [build_instance(facts, row) for row in rows]
+        return build_many(self._build, rows)
+
+    def _build(self, values: dict[str, Any]) -> ModelT:
+        return build_instance(self._table.facts, values)
 
     def _values(self, validated: ModelT) -> dict[str, Any]:
         return {name: validated.__dict__.get(name) for name in self._table.facts.field_names}

@@ -7,7 +7,6 @@ are made once here; SQLAlchemy then compiles each once per engine and caches the
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -18,12 +17,11 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
 
 from toolkit._model import ModelFacts, ModelT, model_facts
-from toolkit._rows import build_instance, to_utc
+from toolkit._rows import build_instance, build_many, to_utc
 
 __all__ = ["SqlStatements", "sql_statements"]
 
 _PK_PARAM = "toolkit_pk"  # a bind name no column can clash with
-_GC_PAUSE_FROM = 100  # rows; below this the pause is not worth its bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +78,7 @@ class SqlStatements(Generic[ModelT]):
         return sorted(rows, key=lambda row: order[row[position]])
 
     def from_rows(self, rows: Sequence[Sequence[Any]]) -> list[ModelT]:
-        """`from_row` for each row, with the cyclic garbage collector paused meanwhile.
-
-        Building many instances allocates many containers; letting the collector scan them
-        again and again while the list grows costs more than building them (no await inside).
-        """
-        if len(rows) < _GC_PAUSE_FROM or not gc.isenabled():
-            return [self.from_row(row) for row in rows]
-        gc.disable()
-        try:
-            return [self.from_row(row) for row in rows]
-        finally:
-            gc.enable()
+        return build_many(self.from_row, rows)
 
     def from_row(self, row: Sequence[Any]) -> ModelT:
         values = list(row)

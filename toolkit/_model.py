@@ -51,6 +51,7 @@ PrimaryKey: TypeAlias = int | str | UUID
 """The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""
 
 _INT64 = range(-(2**63), 2**63)
+_TEXT: TypeAdapter[str] = TypeAdapter(str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class ModelFacts(Generic[ModelT]):
     column_of: dict[str, Column[Any]]  # field -> its column
     field_of_key: dict[str, str]  # column key -> field (they differ for sa_column=Column("x"))
     datetime_fields: tuple[str, ...]
+    text_fields: frozenset[str]  # values are plain ``str``: strings, constrained or e-mail
     by_alias: bool  # fields with aliases: validate by field name all the same
     _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
@@ -99,8 +101,11 @@ class ModelFacts(Generic[ModelT]):
         datetimes aware and in UTC, integers within 64 bits; `ValidationError` otherwise."""
         if raw is None:
             return None
+        # A compared value is typed, not held to the field's constraints: looking up a
+        # mistyped e-mail address finds nothing, as in SQL, rather than failing.
+        adapter = _TEXT if name in self.text_fields else self.adapter(name)
         try:
-            value = self.adapter(name).validate_python(raw)
+            value = adapter.validate_python(raw)
         except pydantic.ValidationError as exc:
             raise ValidationError(
                 f"{raw!r} is not a valid value for {self.name}.{name}", errors=error_details(exc)
@@ -136,6 +141,7 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         if name in mapper.column_attrs
     }
     kinds = {name: strip_optional(fields[name].annotation) for name in mapped}
+    adapters = {name: TypeAdapter(kind) for name, kind in kinds.items()}
     return ModelFacts(
         model=model,
         name=model.__name__,
@@ -148,8 +154,22 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         column_of=mapped,
         field_of_key={column.key: name for name, column in mapped.items()},
         datetime_fields=tuple(name for name, kind in kinds.items() if kind is datetime),
+        text_fields=frozenset(name for name, adapter in adapters.items() if _is_text(adapter)),
         by_alias=any(fields[name].alias not in (None, name) for name in mapped),
+        _adapters=adapters,
     )
+
+
+def _is_text(adapter: TypeAdapter[Any]) -> bool:
+    """Whether the adapter's values are plain ``str``: its JSON schema is a string of no
+    format, or of the e-mail format (constrained strings, ``EmailStr``)."""
+    try:
+        schema = adapter.json_schema()
+    except Exception:  # a type pydantic cannot describe: not text
+        return False
+    if "enum" in schema or "const" in schema:  # enums and literals have values of their own
+        return False
+    return schema.get("type") == "string" and schema.get("format") in (None, "email")
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import col
 
+from models import UserAccount
 from tests.hostile_models import Counted, Pair, Prefixed, PrefixedLonger
 from toolkit.config import Settings
 from toolkit.errors import ConflictError, ValidationError
@@ -224,3 +225,15 @@ async def test_integers_beyond_2_53_compare_and_order_exactly(
     assert [row.amount for row in by_amount] == [5, top - 2]
     assert await counted.count(col(Counted.amount) >= top - 1) == 1
     assert [row.id for row in await counted.list(col(Counted.amount) == top - 2)] == [top]
+
+
+async def test_a_filter_value_is_held_to_its_type_not_to_the_fields_constraints(
+    provider: RepositoryProvider,
+) -> None:
+    """A mistyped e-mail address looked up finds nothing, as in SQL; it is no error."""
+    accounts = provider.get_repository(UserAccount)
+    ada = await accounts.create(UserAccount(email="ada@example.com", display_name="Ada", age=36))
+
+    assert await accounts.first(col(UserAccount.email) == "not-an-email") is None
+    assert await accounts.count(col(UserAccount.email).in_(["x", "ada@example.com"])) == 1
+    assert await accounts.first(col(UserAccount.email) == "ada@example.com") == ada

@@ -48,9 +48,9 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
+def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any], text: bool) -> FieldCodec:
     """The codec of field ``name`` of type ``kind`` (``| None`` removed), ``adapter`` its pydantic
-    adapter."""
+    adapter; ``text``: its values are plain ``str``."""
     if kind is bool:
         return FieldCodec(name, _identity, bool, lambda v: "1" if v else "0", bool)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -87,20 +87,10 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any]) -> FieldCodec:
         )
     # Text types (constrained strings, e-mail addresses) come back as the text stored: it was
     # validated on the way in, and validating every row read again would cost more than the read.
-    decode = _identity if _is_text(adapter) else adapter.validate_python
+    decode = _identity if text else adapter.validate_python
     return FieldCodec(
         name, lambda v: _json_value(adapter.dump_python(v, mode="json")), decode, token, str
     )
-
-
-def _is_text(adapter: TypeAdapter[Any]) -> bool:
-    """Whether the adapter's values are plain ``str`` (its JSON schema: a string of no format
-    other than e-mail)."""
-    try:
-        schema = adapter.json_schema()
-    except Exception:  # a type pydantic cannot describe: decoded by validation
-        return False
-    return schema.get("type") == "string" and schema.get("format") in (None, "email")
 
 
 def _json_value(value: Any) -> Any:

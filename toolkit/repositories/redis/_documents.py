@@ -110,7 +110,8 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
     """The Redis description of ``model`` (made once per class)."""
     facts = model_facts(model)
     codecs = tuple(
-        field_codec(name, facts.kinds[name], facts.adapter(name)) for name in facts.field_names
+        field_codec(name, facts.kinds[name], facts.adapter(name), name in facts.text_fields)
+        for name in facts.field_names
     )
     columns = facts.column_of
     for name, column in columns.items():

@@ -98,14 +98,7 @@ def search_fields(described: RedisTable[Any]) -> dict[str, IndexedField]:
 def _is_text(described: RedisTable[Any], name: str) -> bool:
     """Whether field ``name`` is stored as JSON text equal and ordered as its values are:
     strings (constrained ones and e-mail addresses too) and UUIDs, not floats, Decimals, JSON."""
-    kind = described.facts.kinds[name]
-    if kind is str or kind is uuid.UUID:
-        return True
-    try:
-        schema = described.facts.adapter(name).json_schema()
-    except Exception:  # a type pydantic cannot describe: not indexed, checked in Python
-        return False
-    return schema.get("type") == "string" and schema.get("format") in (None, "email", "uuid")
+    return name in described.facts.text_fields or described.facts.kinds[name] is uuid.UUID
 
 
 def index_schema(described: RedisTable[Any], documents: str) -> list[str]:

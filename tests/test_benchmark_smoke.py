@@ -1,4 +1,4 @@
-"""The benchmark script runs (tiny sizes): it must not rot between performance reviews."""
+"""The benchmark scripts run (tiny sizes): they must not rot between performance reviews."""
 
 from __future__ import annotations
 
@@ -23,3 +23,18 @@ def test_benchmark_runs_and_prints_a_table_per_combination() -> None:
     for title in ("postgres / async", "postgres / sync", "sqlite / async", "sqlite / sync"):
         assert title in completed.stdout
     assert completed.stdout.count("raw/toolkit time") == 4
+
+
+def test_redis_benchmark_runs_and_prints_a_table_per_mode_and_size() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.redis_queries", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    for title in ("sync / 1,000 documents", "async / 5,000 documents", "scaling 1,000 -> 5,000"):
+        assert title in completed.stdout

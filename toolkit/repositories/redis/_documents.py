@@ -16,7 +16,6 @@ from typing import Any, Generic
 from sqlalchemy import Table, UniqueConstraint
 
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
-from toolkit._rows import build_instance
 from toolkit.errors import ConfigurationError, ValidationError
 from toolkit.repositories.redis._codecs import (
     EXACT_NUMBERS,
@@ -91,10 +90,6 @@ class RedisTable(Generic[ModelT]):
         pk_value = values.get(self.facts.pk_name)
         pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
         return pk_token, dumps(document), dumps(keys)
-
-    def decode(self, document: Mapping[str, Any]) -> ModelT:
-        """The model instance a stored document holds."""
-        return build_instance(self.facts, self.values(document))
 
     def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The field values a stored document holds."""

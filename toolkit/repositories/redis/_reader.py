@@ -51,17 +51,20 @@ class RedisReader(Generic[ModelT]):
         the window; whatever it cannot answer exactly is checked here on the candidates, so
         that a query means exactly what it means in SQL.
         """
-        plan = self._search.plan(condition, orders)
-        if plan.query == NONE or limit == 0:
-            return []
-        keyed = self._keyed(condition) is not None  # the rows of given keys: read by key
-        window = None if keyed else await self._window(plan, offset, limit)
-        if window is not None:
-            return window
-        if not keyed and plan.sorted_exactly and await self._ordered_exactly(plan):
-            # The rows checked here, read in the index's order up to the window's end.
-            return await self._found(plan, condition, offset=offset, limit=limit)
-        rows = await self.matching(condition)  # every candidate, checked and ordered here
+        keys = self._keyed(condition)
+        if keys is not None:  # the rows of given keys: read by key, checked and ordered here
+            rows = await self._by_key(keys, condition)
+        else:
+            plan = self._search.plan(condition, orders)
+            if plan.query == NONE or limit == 0:
+                return []
+            window = await self._window(plan, offset, limit)
+            if window is not None:
+                return window
+            if plan.sorted_exactly and await self._ordered_exactly(plan):
+                # The rows checked here, read in the index's order up to the window's end.
+                return await self._found(plan, condition, offset=offset, limit=limit)
+            rows = await self._found(plan, condition, unordered=True)  # ordered here
         sort_rows(rows, orders)
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
@@ -69,11 +72,12 @@ class RedisReader(Generic[ModelT]):
         """How many rows match: the index counts, reading no document, where it can."""
         if condition is None:
             return int(await self._scope.command(self._table, "ZCARD", self._keys.ids))
+        keys = self._keyed(condition)
+        if keys is not None:
+            return len(await self._by_key(keys, condition))
         plan = self._search.plan(condition, ())
         if plan.query == NONE:
             return 0
-        if self._keyed(condition) is not None:
-            return len(await self.matching(condition))
         if plan.exact:
             reply = await self._search_command(
                 "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
@@ -96,6 +100,12 @@ class RedisReader(Generic[ModelT]):
         keys = self._keyed(condition)
         if keys is None:
             return await self._found(self._search.plan(condition, ()), condition, unordered=True)
+        return await self._by_key(keys, condition)
+
+    async def _by_key(
+        self, keys: tuple[Any, ...], condition: Condition | None
+    ) -> list[dict[str, Any]]:
+        """The field values of the rows with these primary keys that match ``condition``."""
         rows = await self._documents(dict.fromkeys(self._table.pk_token(key) for key in keys))
         return [row for row in rows if condition is None or evaluate(condition, row) is True]
 

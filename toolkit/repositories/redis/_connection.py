@@ -3,8 +3,8 @@
 A client is made on first use (async code: one per event loop, closed when the loop shuts down;
 sync code: one per process) by `toolkit._lifetimes`. Before a model's first command, the scope
 checks once that the server has the JSON and Search modules and that the model's search index
-exists and is current. Every command goes through `RedisScope.command` or
-`RedisScope.run_script`, which turn redis-py's errors into `BackendUnavailableError`.
+exists and is current. Every command goes through `RedisScope.command`, `commands`, `atomic` or
+`run_script`, which turn redis-py's errors into `BackendUnavailableError`.
 """
 
 from __future__ import annotations
@@ -76,6 +76,31 @@ class RedisClient:
             pipeline.execute_command(*arguments)
         return list(await pipeline.execute())
 
+    async def transaction(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
+        """Run several commands as one transaction (MULTI ... EXEC) in one round trip; their
+        decoded replies. Sent on a pooled connection directly: redis-py's pipeline costs more
+        than the commands a read sends with it."""
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            await connection.send_packed_command(
+                connection.pack_commands([("MULTI",), *commands, ("EXEC",)])
+            )
+            for _ in range(len(commands) + 1):  # OK, then QUEUED for each command
+                await connection.read_response()
+            replies = await connection.read_response()
+        except BaseException:
+            await connection.disconnect()  # a reply may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(connection)
+        if replies is None:
+            raise ResponseError("the transaction was aborted")
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return list(replies)
+
     async def close(self) -> None:
         await self.redis.connection_pool.disconnect()
 
@@ -132,14 +157,22 @@ class RedisScope:
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
-    async def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[str]:
-        """Run the write script on ``described``'s data; its reply as strings."""
+    async def atomic(self, described: RedisTable[Any], *commands: Sequence[str | int]) -> list[Any]:
+        """Run several commands on ``described``'s data as one transaction, in one round trip;
+        their replies."""
         try:
             await self._ready(described)
-            reply = await self._client.script(keys=[], args=list(arguments))
+            return await self._client.transaction(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        return [str(part) for part in reply]
+
+    async def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
+        """Run the write script on ``described``'s data; its reply."""
+        try:
+            await self._ready(described)
+            return list(await self._client.script(keys=[], args=list(arguments)))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

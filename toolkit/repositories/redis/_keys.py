@@ -3,7 +3,9 @@
 - documents: ``<prefix>:<table>:<primary key token>``;
 - bookkeeping under ``<prefix>:__meta__:<table>:``: ``ids`` (the sorted set of primary key
   tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``wide`` (the fields
-  that have held an integer beyond 2**53, which the index orders inexactly), ``unique:<fields>``
+  that have held an integer beyond 2**53, which the index orders inexactly), ``gate`` (the
+  staged batches in progress on the table, each with its ``batch:<id>:new``, ``:old`` and
+  ``:gone``: see `toolkit.repositories.redis._batch`), ``unique:<fields>``
   (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
   of a parent, to cascade);
 - the search index: the alias ``<prefix>:<table>:index``, which names the current physical
@@ -43,6 +45,7 @@ class RedisKeys:
     ids: str
     seq: str
     wide: str
+    gate: str
     index: str
 
     def document(self, pk_token: str) -> str:
@@ -66,5 +69,6 @@ def redis_keys(prefix: str, table: str) -> RedisKeys:
         ids=f"{meta}ids",
         seq=f"{meta}seq",
         wide=f"{meta}wide",
+        gate=f"{meta}gate",
         index=f"{prefix}:{component}:index",
     )

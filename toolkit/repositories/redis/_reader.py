@@ -4,13 +4,20 @@ The index answers what it can exactly (`_search` plans it): it filters, counts, 
 the window, and the window's documents come in the same command. What it cannot answer is
 checked here, on the candidates it returns, read through a cursor in batches; rows named by
 their primary keys are read by key.
+
+Every read asks, in the same transaction, whether a staged batch (`_batch.lua`) is in progress
+on the table. Seldom one is: then the rows it has written are seen as they were before it (or,
+once it has committed, as after it), which the index cannot tell, so the read is answered here
+from every candidate row and the batch's own records, read before and after the candidates and
+read again if a batch committed, ended or began meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from toolkit._model import ModelT
 from toolkit.errors import BackendUnavailableError
@@ -19,12 +26,28 @@ from toolkit.query._tree import And, Compare, Condition, InSet, Order
 from toolkit.repositories.redis._connection import RedisScope
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
+from toolkit.repositories.redis._script import script_plan
 from toolkit.repositories.redis._search import NONE, SearchPlan, redis_search
+
+T = TypeVar("T")
 
 _MGET_CHUNK = 1_000
 _BATCH = 1_000  # rows per cursor read
 _WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers may cap it)
 _NO_LIMIT = 2**31 - 1
+
+
+class _Gated(Exception):
+    """A staged batch is in progress on the table: the read is answered by `_gated`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the staged batches in progress on a table hide and change, for its readers."""
+
+    sides: dict[str, str]  # batch -> "before" or "after" its commit
+    hidden: set[str]  # primary key tokens of rows not to be seen
+    replaced: dict[str, dict[str, Any]]  # token -> the field values to be seen instead
 
 
 class RedisReader(Generic[ModelT]):
@@ -35,6 +58,7 @@ class RedisReader(Generic[ModelT]):
         self._scope = scope
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._search = redis_search(model)
+        self._gate = ("EXISTS", self._keys.gate)
 
     async def rows(
         self,
@@ -51,6 +75,20 @@ class RedisReader(Generic[ModelT]):
         the window; whatever it cannot answer exactly is checked here on the candidates, so
         that a query means exactly what it means in SQL.
         """
+        try:
+            return await self._query_rows(condition, orders, offset, limit)
+        except _Gated:
+            rows = await self._gated(condition)
+        sort_rows(rows, orders)
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+    async def _query_rows(
+        self,
+        condition: Condition | None,
+        orders: Sequence[Order],
+        offset: int,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
         keys = self._keyed(condition)
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = await self._by_key(keys, condition)
@@ -70,8 +108,14 @@ class RedisReader(Generic[ModelT]):
 
     async def count(self, condition: Condition | None) -> int:
         """How many rows match: the index counts, reading no document, where it can."""
+        try:
+            return await self._count(condition)
+        except _Gated:
+            return len(await self._gated(condition))
+
+    async def _count(self, condition: Condition | None) -> int:
         if condition is None:
-            return int(await self._scope.command(self._table, "ZCARD", self._keys.ids))
+            return int(await self._guarded(("ZCARD", self._keys.ids)))
         keys = self._keyed(condition)
         if keys is not None:
             return len(await self._by_key(keys, condition))
@@ -79,28 +123,113 @@ class RedisReader(Generic[ModelT]):
         if plan.query == NONE:
             return 0
         if plan.exact:
-            reply = await self._search_command(
+            count = self._search_arguments(
                 "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
             )
-            return self._total(reply)
+            return self._total(await self._guarded(count))
         return await self._count_found(plan, condition)
 
     async def every(self) -> list[dict[str, Any]]:
         """The field values of every row, in primary-key order."""
-        tokens = await self._scope.command(self._table, "ZRANGE", self._keys.ids, 0, -1)
-        return await self._documents(tokens)
+        try:
+            tokens = await self._guarded(("ZRANGE", self._keys.ids, 0, -1))
+        except _Gated:
+            rows = await self._gated(None)
+            sort_rows(rows, ())
+            return rows
+        return await self._documents(tokens, guarded=False)
 
     async def document(self, pk_token: str) -> dict[str, Any] | None:
         """The field values of the row with this primary key token, or None."""
-        raw = await self._scope.command(self._table, "JSON.GET", self._keys.document(pk_token))
+        try:
+            raw = await self._guarded(("JSON.GET", self._keys.document(pk_token)))
+        except _Gated:
+
+            async def read() -> Any:
+                return await self._scope.command(
+                    self._table, "JSON.GET", self._keys.document(pk_token)
+                )
+
+            raw, view = await self._consistently(read)
+            if pk_token in view.hidden:
+                return None
+            if pk_token in view.replaced:
+                return view.replaced[pk_token]
         return None if raw is None else self._table.values(json.loads(raw))
 
     async def matching(self, condition: Condition | None) -> list[dict[str, Any]]:
         """The field values of the rows that match ``condition``, in no particular order."""
-        keys = self._keyed(condition)
-        if keys is None:
-            return await self._found(self._search.plan(condition, ()), condition, unordered=True)
-        return await self._by_key(keys, condition)
+        try:
+            keys = self._keyed(condition)
+            if keys is None:
+                plan = self._search.plan(condition, ())
+                return await self._found(plan, condition, unordered=True)
+            return await self._by_key(keys, condition)
+        except _Gated:
+            return await self._gated(condition)
+
+    async def _guarded(self, command: Sequence[str | int]) -> Any:
+        """``command``'s reply, read in one transaction with the table's gate; `_Gated` if a
+        staged batch is in progress on the table."""
+        gated, reply = await self._scope.atomic(self._table, self._gate, command)
+        if gated:
+            raise _Gated
+        return reply
+
+    async def _gated(self, condition: Condition | None) -> list[dict[str, Any]]:
+        """The rows that match ``condition`` as readers see them while staged batches are in
+        progress: the index's candidates, checked here, less the rows the batches hide, with
+        the rows they change as they were."""
+        plan = self._search.plan(condition, ())
+
+        async def candidates() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+
+            def keep(row: dict[str, Any]) -> bool:
+                rows.append(row)
+                return True
+
+            await self._scan(plan, condition, keep, unordered=True, guarded=False)
+            return rows
+
+        rows, view = await self._consistently(candidates)
+        pk, token = self._table.facts.pk_name, self._table.pk_token
+        kept = [
+            row
+            for row in rows
+            if (key := token(row[pk])) not in view.hidden and key not in view.replaced
+        ]
+        kept.extend(
+            row
+            for row in view.replaced.values()
+            if condition is None or evaluate(condition, row) is True
+        )
+        return kept
+
+    async def _consistently(self, read: Callable[[], Awaitable[T]]) -> tuple[T, _View]:
+        """``read``'s answer, and the view of the batches in progress to see it through: read
+        between two reads of the view that find the same batches on the same sides of their
+        commits (their records only grow in between), else read again."""
+        before = await self._view()
+        while True:
+            answer = await read()
+            after = await self._view()
+            if after.sides == before.sides:
+                return answer, after
+            before = after
+
+    async def _view(self) -> _View:
+        """What the staged batches in progress on the table hide and change, in one read."""
+        plan = script_plan(self._table.facts.table, self._scope.prefix)
+        _ok, sides, hidden, old = await self._scope.run_script(self._table, ["view", plan, ""])
+        return _View(
+            sides={str(sides[i]): str(sides[i + 1]) for i in range(0, len(sides), 2)},
+            hidden={str(token) for token in hidden},
+            replaced={
+                str(old[i]): self._table.values(json.loads(old[i + 1]))
+                for i in range(0, len(old), 2)
+            },
+        )
 
     async def _by_key(
         self, keys: tuple[Any, ...], condition: Condition | None
@@ -125,13 +254,19 @@ class RedisReader(Generic[ModelT]):
                         return keys
         return None
 
-    async def _documents(self, tokens: Iterable[str]) -> list[dict[str, Any]]:
-        """The field values of the rows with these primary key tokens, in their order."""
+    async def _documents(
+        self, tokens: Iterable[str], *, guarded: bool = True
+    ) -> list[dict[str, Any]]:
+        """The field values of the rows with these primary key tokens, in their order (the
+        first read ``guarded``: with the table's gate)."""
         keys = [self._keys.document(token) for token in tokens]
         documents: list[str | None] = []
         for start in range(0, len(keys), _MGET_CHUNK):
-            chunk = keys[start : start + _MGET_CHUNK]
-            documents.extend(await self._scope.command(self._table, "JSON.MGET", *chunk, "$"))
+            chunk = ("JSON.MGET", *keys[start : start + _MGET_CHUNK], "$")
+            if guarded and not start:
+                documents.extend(await self._guarded(chunk))
+            else:
+                documents.extend(await self._scope.command(self._table, *chunk))
         # A document deleted meanwhile (or never there) is no row.
         return [self._table.values(json.loads(raw)[0]) for raw in documents if raw is not None]
 
@@ -179,20 +314,26 @@ class RedisReader(Generic[ModelT]):
         visit: Callable[[dict[str, Any]], bool],
         *,
         unordered: bool,
+        guarded: bool = True,
     ) -> None:
         """``visit`` each candidate that matches ``condition`` (checked here where the plan is
-        not exact), read through a cursor in batches, until it returns False."""
+        not exact), read through a cursor in batches, until it returns False (the first read
+        ``guarded``: with the table's gate)."""
         if plan.query == NONE:
             return
         check = None if plan.exact else condition
         sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
-        reply, cursor = await self._search_command(
+        first = self._search_arguments(
             "FT.AGGREGATE",
             plan.query,
             *sort,
             *("LOAD", 1, "$", "WITHCURSOR", "COUNT", _BATCH),
             params=plan.params,
         )
+        if guarded:
+            reply, cursor = await self._guarded(first)
+        else:
+            reply, cursor = await self._scope.command(self._table, *first)
         try:
             while True:
                 for row in self._rows(reply):
@@ -228,8 +369,12 @@ class RedisReader(Generic[ModelT]):
             params=plan.params,
         )
         if not plan.wide:
-            return self._rows(await self._scope.command(self._table, *window))
-        wide, reply = await self._scope.commands(self._table, self._wide_fields(), window)
+            return self._rows(await self._guarded(window))
+        gated, wide, reply = await self._scope.atomic(
+            self._table, self._gate, self._wide_fields(), window
+        )
+        if gated:
+            raise _Gated
         return self._rows(reply) if not set(plan.wide) & set(wide) else None
 
     async def _ordered_exactly(self, plan: SearchPlan) -> bool:
@@ -243,13 +388,6 @@ class RedisReader(Generic[ModelT]):
         """The fields that have ever held an integer beyond 2**53, which the index holds as a
         rounded double and so cannot order exactly: where an order needs one, order here."""
         return ("SMEMBERS", self._keys.wide)
-
-    async def _search_command(
-        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
-    ) -> Any:
-        return await self._scope.command(
-            self._table, *self._search_arguments(command, query, *arguments, params=params)
-        )
 
     def _search_arguments(
         self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()

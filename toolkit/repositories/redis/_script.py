@@ -15,15 +15,17 @@ from sqlalchemy import Table
 
 from toolkit._model import table_fields
 from toolkit.repositories.redis._documents import unique_groups
-from toolkit.repositories.redis._keys import redis_keys
+from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 
 __all__ = ["script_plan", "script_source"]
 
 
 @functools.cache
 def script_source() -> str:
-    """The Lua script that performs every write."""
-    return resources.files("toolkit.repositories.redis").joinpath("_script.lua").read_text()
+    """The Lua script that performs every write: the single writes (``_script.lua``) and the
+    staged batches (``_batch.lua``), one script."""
+    package = resources.files("toolkit.repositories.redis")
+    return "\n".join(package.joinpath(name).read_text() for name in ("_script.lua", "_batch.lua"))
 
 
 @functools.cache
@@ -54,6 +56,11 @@ def script_plan(table: Table, prefix: str) -> str:
     return json.dumps({"root": table.name, "tables": tables}, separators=(",", ":"))
 
 
+def _locks(keys: RedisKeys) -> dict[str, str]:
+    """What the script needs to know whether a row of a table is locked by a staged batch."""
+    return {"gate": keys.gate, "meta": keys.meta}
+
+
 def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
     field = table_fields(table)
     keys = redis_keys(prefix, table.name)
@@ -64,6 +71,7 @@ def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
         "ids": keys.ids,
         "seq": keys.seq,
         "wide": keys.wide,
+        "gate": keys.gate,
         "pk": field[pk.key],
         "numeric": pk.type.python_type is int,
         "unique": [",".join(group) for group in unique_groups(table)],
@@ -71,6 +79,7 @@ def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
             {
                 "field": field[column.key],
                 "parent": redis_keys(prefix, fk.column.table.name).documents,
+                "parent_table": _locks(redis_keys(prefix, fk.column.table.name)),
             }
             for column in table.columns
             for fk in column.foreign_keys

@@ -5,8 +5,8 @@
 A client is made on first use (async code: one per event loop, closed when the loop shuts down;
 sync code: one per process) by `toolkit._lifetimes`. Before a model's first command, the scope
 checks once that the server has the JSON and Search modules and that the model's search index
-exists and is current. Every command goes through `SyncRedisScope.command` or
-`SyncRedisScope.run_script`, which turn redis-py's errors into `BackendUnavailableError`.
+exists and is current. Every command goes through `SyncRedisScope.command`, `commands`, `atomic` or
+`run_script`, which turn redis-py's errors into `BackendUnavailableError`.
 """
 
 from __future__ import annotations
@@ -77,6 +77,31 @@ class SyncRedisClient:
             pipeline.execute_command(*arguments)
         return list(pipeline.execute())
 
+    def transaction(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
+        """Run several commands as one transaction (MULTI ... EXEC) in one round trip; their
+        decoded replies. Sent on a pooled connection directly: redis-py's pipeline costs more
+        than the commands a read sends with it."""
+        pool = self.redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(
+                connection.pack_commands([("MULTI",), *commands, ("EXEC",)])
+            )
+            for _ in range(len(commands) + 1):  # OK, then QUEUED for each command
+                connection.read_response()
+            replies = connection.read_response()
+        except BaseException:
+            connection.disconnect()  # a reply may be left unread: never reuse it
+            raise
+        finally:
+            pool.release(connection)
+        if replies is None:
+            raise ResponseError("the transaction was aborted")
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return list(replies)
+
     def close(self) -> None:
         self.redis.connection_pool.disconnect()
 
@@ -131,14 +156,22 @@ class SyncRedisScope:
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
-    def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[str]:
-        """Run the write script on ``described``'s data; its reply as strings."""
+    def atomic(self, described: RedisTable[Any], *commands: Sequence[str | int]) -> list[Any]:
+        """Run several commands on ``described``'s data as one transaction, in one round trip;
+        their replies."""
         try:
             self._ready(described)
-            reply = self._client.script(keys=[], args=list(arguments))
+            return self._client.transaction(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        return [str(part) for part in reply]
+
+    def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
+        """Run the write script on ``described``'s data; its reply."""
+        try:
+            self._ready(described)
+            return list(self._client.script(keys=[], args=list(arguments)))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -3,18 +3,23 @@
 """The Redis repository: SQLModel rows as RedisJSON documents, constraints kept by one Lua script.
 
 How a row becomes a document is `_documents`; reads and queries are `_reader`; the I/O and its
-errors are `_connection`. Every write is one run of the write script (`_script`).
+errors are `_connection`. Every write is one run of the write script (`_script`), except a batch
+of over `CHUNK` rows: one run would keep every other client of the server waiting, so it is
+staged in runs of `CHUNK` rows and committed in one short run (`_batch.lua`), all or nothing.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from toolkit._model import ModelT, PrimaryKey, keys_of
 from toolkit._rows import build_instance, build_many, validate_all, validate_for_write
 from toolkit.errors import (
+    BackendUnavailableError,
     ConflictError,
     ConstraintError,
     NotFoundError,
@@ -33,7 +38,11 @@ from toolkit.repositories.sync_base import BaseSyncRepository
 _FAILURES: dict[str, type[ToolkitError]] = {
     "conflict": ConflictError,
     "constraint": ConstraintError,
+    "busy": ConflictError,
 }
+
+CHUNK = 2_000
+"""Rows per script run of a staged batch: a few tens of milliseconds of the server's time."""
 
 
 class SyncRedisRepository(BaseSyncRepository[ModelT]):
@@ -47,17 +56,79 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         self._reader: SyncRedisReader[ModelT] = SyncRedisReader(model, scope)
 
     def _run(
-        self, operation: str, *arguments: str, instances: Sequence[ModelT] = ()
-    ) -> builtins.list[str]:
-        outcome = self._scope.run_script(self._table, [operation, self._plan, *arguments])
+        self,
+        operation: str,
+        *arguments: str,
+        instances: Sequence[ModelT] = (),
+        batch: str = "",
+        offset: int = 0,
+    ) -> builtins.list[Any]:
+        """Run the write script; its reply after "ok", or the error its refusal means
+        (``instances`` are the rows written, from ``offset`` on, to name the one refused)."""
+        arguments = (operation, self._plan, batch, *arguments)
+        outcome = self._scope.run_script(self._table, arguments)
         if outcome[0] != "ok":
-            kind, field, item = outcome[0], outcome[1], int(outcome[2]) - 1
+            kind, field, item = outcome[0], outcome[1], offset + int(outcome[2]) - 1
             name = self._table.facts.name
+            if kind == "expired":
+                raise BackendUnavailableError(
+                    f"{name} batch {batch} was left unfinished too long and rolled back"
+                )
             if kind == "notfound":
                 raise NotFoundError(name, getattr(instances[item], self._table.facts.pk_name))
             where = f" (item {item})" if len(instances) > 1 else ""
-            raise _FAILURES[kind](f"{name} write refused: {field}{where}")
+            busy = ": the row is being written by a batch in progress" if kind == "busy" else ""
+            raise _FAILURES[kind](f"{name} write refused: {field}{where}{busy}")
         return outcome[1:]
+
+    def _write(
+        self,
+        operation: str,
+        arguments: Sequence[str],
+        arity: int,
+        instances: Sequence[ModelT] = (),
+    ) -> builtins.list[str]:
+        """One write of rows given as ``arity`` script arguments each: one script run, or a
+        staged batch of runs of `CHUNK` rows where there are more."""
+        if len(arguments) <= CHUNK * arity:
+            return [str(token) for token in self._run(operation, *arguments, instances=instances)]
+        self._finish_expired()
+        batch = secrets.token_hex(8)
+        self._run("begin", batch=batch)
+        tokens: builtins.list[str] = []
+        try:
+            for start in range(0, len(arguments), CHUNK * arity):
+                chunk = arguments[start : start + CHUNK * arity]
+                done = self._run(
+                    "stage_" + operation,
+                    *chunk,
+                    instances=instances,
+                    batch=batch,
+                    offset=start // arity,
+                )
+                tokens.extend(str(token) for token in done)
+            self._run("commit", batch=batch)
+        except ToolkitError:
+            # Refused or cut off: rolled back here, or, if the server is gone too, by the next
+            # batch once the lease runs out. Until then no reader sees any of it.
+            with contextlib.suppress(ToolkitError):
+                self._finish(batch)
+            raise
+        # Committed: what is left (rows deleted for good, old versions dropped) changes
+        # nothing a reader sees; if it is cut off, the next batch finishes it.
+        with contextlib.suppress(ToolkitError):
+            self._finish(batch)
+        return tokens
+
+    def _finish(self, batch: str) -> None:
+        """The work a staged batch leaves once it has committed or failed, in short runs."""
+        while (self._run("finish", str(CHUNK), batch=batch))[0] != "done":
+            pass
+
+    def _finish_expired(self) -> None:
+        """Finish the batches whose clients stopped part-way (their lease ran out)."""
+        for batch in self._run("expired"):
+            self._finish(str(batch))
 
     def _arguments(self, validated: Sequence[ModelT], *, creating: bool) -> builtins.list[str]:
         """The write script's arguments for ``validated``: every value checked here, before
@@ -91,14 +162,14 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         validated = validate_for_write(self._table.facts, model)
         arguments = self._arguments([validated], creating=True)
         (token,) = self._run("create", *arguments, instances=[validated])
-        return self._with_key(validated, token)
+        return self._with_key(validated, str(token))
 
     def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._table.facts, models)
         if not validated:
             return []
         arguments = self._arguments(validated, creating=True)
-        tokens = self._run("create", *arguments, instances=validated)
+        tokens = self._write("create", arguments, 3, instances=validated)
         return [
             self._with_key(instance, token)
             for instance, token in zip(validated, tokens, strict=True)
@@ -113,21 +184,21 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         if not validated:
             return []
         arguments = self._arguments(validated, creating=False)
-        self._run("update", *arguments, instances=validated)
+        self._write("update", arguments, 3, instances=validated)
         return [build_instance(self._table.facts, self._values(instance)) for instance in validated]
 
     def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._table.facts, model)
         arguments = self._arguments([validated], creating=True)
         (token,) = self._run("upsert", *arguments, instances=[validated])
-        return self._with_key(validated, token)
+        return self._with_key(validated, str(token))
 
     def delete(self, id: PrimaryKey) -> bool:
         return bool(self._run("delete", self._table.pk_token(id)))
 
     def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
         tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
-        return len(self._run("delete", *tokens)) if tokens else 0
+        return len(self._write("delete", tokens, 1)) if tokens else 0
 
     def delete_where(self, *where: Where) -> int:
         # Found, then deleted by key: a row changed in between by another writer is deleted

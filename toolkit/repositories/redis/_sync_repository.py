@@ -41,7 +41,7 @@ _FAILURES: dict[str, type[ToolkitError]] = {
     "busy": ConflictError,
 }
 
-CHUNK = 2_000
+CHUNK = 1_000
 """Rows per script run of a staged batch: a few tens of milliseconds of the server's time."""
 
 

@@ -74,8 +74,9 @@ def probe(url: str) -> Iterator[list[float]]:
 
 
 def chunked(chunk: int) -> None:
-    for module in (_repository, _sync_repository):
-        module.CHUNK = chunk
+    """Stage batches in runs of ``chunk`` rows (above the batch size: one run)."""
+    _repository.CHUNK = chunk
+    _sync_repository.CHUNK = chunk
 
 
 def describe(waits: list[float], took: float) -> str:

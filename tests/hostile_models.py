@@ -16,6 +16,7 @@ class Prefixed(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     label: str | None = None
+    code: str | None = Field(default=None, unique=True)
 
 
 class PrefixedLonger(SQLModel, table=True):

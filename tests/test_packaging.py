@@ -93,6 +93,7 @@ def test_the_wheel_installs_only_the_toolkit_package(wheel_names: set[str]) -> N
 def test_the_wheel_carries_the_data_files_the_package_reads(wheel_names: set[str]) -> None:
     assert "toolkit/repositories/redis/_script.lua" in wheel_names
     assert "toolkit/repositories/redis/_batch.lua" in wheel_names
+    assert "toolkit/repositories/redis/_read.lua" in wheel_names
     assert "toolkit/py.typed" in wheel_names
     assert "toolkit/_demo_models.py" in wheel_names
 

@@ -72,10 +72,14 @@ async def test_keys_holding_separators_escapes_and_braces_are_keys_like_any_othe
     prefixed: BaseRepository[Prefixed],
 ) -> None:
     ids = ["a:b", "a%3Ab", "a%b", "{a}", "a:", ":a", "%", "*", "a b", "\x1f"]
-    created = await prefixed.create_many(Prefixed(id=key, label=key) for key in ids)
+    created = await prefixed.create_many(Prefixed(id=key, label=key, code=f"c{key}") for key in ids)
 
     for row in created:
         assert (await prefixed.get_one(row.id)).label == row.id
+        found = await prefixed.first(col(Prefixed.code) == f"c{row.id}")  # by a unique value
+        assert found is not None
+        assert found.id == row.id
+        assert await prefixed.count(col(Prefixed.code) == f"c{row.id}") == 1
     assert sorted(row.id for row in await prefixed.list()) == sorted(ids)
     assert await prefixed.delete_many(["a:b", "{a}"]) == 2
     assert sorted(row.id for row in await prefixed.list()) == sorted(set(ids) - {"a:b", "{a}"})

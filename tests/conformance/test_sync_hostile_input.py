@@ -74,10 +74,14 @@ def test_keys_holding_separators_escapes_and_braces_are_keys_like_any_other(
     prefixed: BaseSyncRepository[Prefixed],
 ) -> None:
     ids = ["a:b", "a%3Ab", "a%b", "{a}", "a:", ":a", "%", "*", "a b", "\x1f"]
-    created = prefixed.create_many(Prefixed(id=key, label=key) for key in ids)
+    created = prefixed.create_many(Prefixed(id=key, label=key, code=f"c{key}") for key in ids)
 
     for row in created:
         assert (prefixed.get_one(row.id)).label == row.id
+        found = prefixed.first(col(Prefixed.code) == f"c{row.id}")  # by a unique value
+        assert found is not None
+        assert found.id == row.id
+        assert prefixed.count(col(Prefixed.code) == f"c{row.id}") == 1
     assert sorted(row.id for row in prefixed.list()) == sorted(ids)
     assert prefixed.delete_many(["a:b", "{a}"]) == 2
     assert sorted(row.id for row in prefixed.list()) == sorted(set(ids) - {"a:b", "{a}"})

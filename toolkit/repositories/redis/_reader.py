@@ -14,16 +14,20 @@ read again if a batch committed, ended or began meanwhile.
 
 from __future__ import annotations
 
+import enum
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from toolkit._model import ModelT
 from toolkit.errors import BackendUnavailableError
 from toolkit.query._evaluate import evaluate, sort_rows
 from toolkit.query._tree import And, Compare, Condition, InSet, Order
-from toolkit.repositories.redis._connection import RedisScope
+from toolkit.repositories.redis._codecs import unicode_text
+from toolkit.repositories.redis._connection import Command, RedisScope, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._script import script_plan
@@ -35,6 +39,12 @@ _MGET_CHUNK = 1_000
 _BATCH = 1_000  # rows per cursor read
 _WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers may cap it)
 _NO_LIMIT = 2**31 - 1
+
+
+def _exact_tokens(kind: Any) -> bool:
+    """Whether two values of ``kind`` have one token exactly when they are equal."""
+    exact = (bool, int, str, uuid.UUID, datetime, date)
+    return kind in exact or (isinstance(kind, type) and issubclass(kind, enum.Enum))
 
 
 class _Gated(Exception):
@@ -58,7 +68,15 @@ class RedisReader(Generic[ModelT]):
         self._scope = scope
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._search = redis_search(model)
-        self._gate = ("EXISTS", self._keys.gate)
+        self._gate = packed("EXISTS", self._keys.gate)
+        # The hash of each single-column unique constraint (value token -> primary key token)
+        # whose tokens are equal exactly when the values are (not so for floats and decimals:
+        # 0.0 and -0.0 are equal values with two tokens).
+        self._unique = {
+            group[0]: f"{self._keys.meta}unique:{group[0]}"
+            for group in self._table.unique_groups
+            if len(group) == 1 and _exact_tokens(self._table.facts.kinds[group[0]])
+        }
 
     async def rows(
         self,
@@ -89,7 +107,11 @@ class RedisReader(Generic[ModelT]):
         offset: int,
         limit: int | None,
     ) -> list[dict[str, Any]]:
+        unique = self._unique_value(condition)
         keys = self._keyed(condition)
+        if unique is not None and keys is None:  # one row at most: found by its unique value
+            rows = await self._by_unique(*unique, condition)
+            return rows[offset:] if limit is None else rows[offset : offset + limit]
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = await self._by_key(keys, condition)
         else:
@@ -119,6 +141,9 @@ class RedisReader(Generic[ModelT]):
         keys = self._keyed(condition)
         if keys is not None:
             return len(await self._by_key(keys, condition))
+        unique = self._unique_value(condition)
+        if unique is not None:
+            return len(await self._by_unique(*unique, condition))
         plan = self._search.plan(condition, ())
         if plan.query == NONE:
             return 0
@@ -142,7 +167,7 @@ class RedisReader(Generic[ModelT]):
     async def document(self, pk_token: str) -> dict[str, Any] | None:
         """The field values of the row with this primary key token, or None."""
         try:
-            raw = await self._guarded(("JSON.GET", self._keys.document(pk_token)))
+            raw = await self._read_one("", self._keys.document(pk_token))
         except _Gated:
 
             async def read() -> Any:
@@ -168,7 +193,45 @@ class RedisReader(Generic[ModelT]):
         except _Gated:
             return await self._gated(condition)
 
-    async def _guarded(self, command: Sequence[str | int]) -> Any:
+    async def _by_unique(
+        self, field: str, token: str, condition: Condition | None
+    ) -> list[dict[str, Any]]:
+        """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
+        raw = await self._read_one(self._unique[field], token)
+        if raw is None:
+            return []
+        row = self._table.values(json.loads(raw))
+        return [row] if condition is None or evaluate(condition, row) is True else []
+
+    def _unique_value(self, condition: Condition | None) -> tuple[str, str] | None:
+        """The single-column unique field and value token ``condition`` requires (``field ==
+        value``, alone or within an AND), or None."""
+        match condition:
+            case Compare(field=field, op="eq", value=value) if (
+                field in self._unique and value is not None
+            ):
+                try:
+                    return field, unicode_text(self._table.codec_of[field].token(value))
+                except ValueError:  # a value no row can hold: left to the index
+                    return None
+            case And(items=items):
+                for item in items:
+                    found = self._unique_value(item)
+                    if found is not None:
+                        return found
+        return None
+
+    async def _read_one(self, unique: str, key: str) -> str | None:
+        """The JSON of one document, by key (``unique`` "") or by the token ``key`` of a value
+        in the ``unique`` hash, read in one script run with the table's gate."""
+        reply = await self._scope.run_read(
+            self._table, [self._keys.gate, unique, key, self._keys.documents]
+        )
+        if reply[0] == "gated":
+            raise _Gated
+        return str(reply[1]) if len(reply) > 1 and reply[1] is not None else None
+
+    async def _guarded(self, command: Command) -> Any:
         """``command``'s reply, read in one transaction with the table's gate; `_Gated` if a
         staged batch is in progress on the table."""
         gated, reply = await self._scope.atomic(self._table, self._gate, command)

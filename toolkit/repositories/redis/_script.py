@@ -17,7 +17,7 @@ from toolkit._model import table_fields
 from toolkit.repositories.redis._documents import unique_groups
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 
-__all__ = ["script_plan", "script_source"]
+__all__ = ["read_source", "script_plan", "script_source"]
 
 
 @functools.cache
@@ -26,6 +26,12 @@ def script_source() -> str:
     staged batches (``_batch.lua``), one script."""
     package = resources.files("toolkit.repositories.redis")
     return "\n".join(package.joinpath(name).read_text() for name in ("_script.lua", "_batch.lua"))
+
+
+@functools.cache
+def read_source() -> str:
+    """The Lua script that reads one row by key or by a unique value (``_read.lua``)."""
+    return resources.files("toolkit.repositories.redis").joinpath("_read.lua").read_text()
 
 
 @functools.cache

@@ -15,11 +15,12 @@ import hashlib
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.retry import Retry
 
 from toolkit._lifetimes import PerProcess
@@ -28,13 +29,40 @@ from toolkit.errors import BackendUnavailableError
 from toolkit.repositories.redis._acompat import handshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
-from toolkit.repositories.redis._script import script_source
+from toolkit.repositories.redis._script import read_source, script_source
 from toolkit.repositories.redis._search import index_schema
 from toolkit.repositories.redis._url import redis_location, validate_redis_url
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+Command = Sequence[str | int] | bytes
+"""A command's arguments, or the command already packed (see `packed`)."""
+
+
+def packed(*arguments: str) -> bytes:
+    """A command packed for the wire once, to be sent as is each time it is sent."""
+    parts = [b"*%d\r\n" % len(arguments)]
+    for argument in arguments:
+        data = argument.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 _INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
 _INDEX_BUILD_POLL = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script, and its SHA1 digest, by which it is run."""
+
+    source: str
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha1(self.source.encode()).hexdigest())
 
 
 class SyncRedisClient:
@@ -58,7 +86,8 @@ class SyncRedisClient:
                 protocol=3,  # the search replies are parsed as RESP3 maps (_repository.py)
             )
         )
-        self.script = self.redis.register_script(script_source())
+        self.write_script = Script(script_source())
+        self.read_script = Script(read_source())
         self.auto_create = settings.auto_create
         self.modules_checked = False
         self.indexes: set[str] = set()
@@ -77,16 +106,31 @@ class SyncRedisClient:
             pipeline.execute_command(*arguments)
         return list(pipeline.execute())
 
-    def transaction(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
+    def evaluate(self, script: Script, arguments: Sequence[str]) -> Any:
+        """Run ``script`` (it takes no keys, only ``arguments``); its reply. By its digest,
+        loaded first where the server does not have it (new, restarted or flushed)."""
+        try:
+            return self.command("EVALSHA", script.digest, 0, *arguments)
+        except NoScriptError:
+            self.command("SCRIPT", "LOAD", script.source)
+            return self.command("EVALSHA", script.digest, 0, *arguments)
+
+    def transaction(self, commands: Sequence[Command]) -> list[Any]:
         """Run several commands as one transaction (MULTI ... EXEC) in one round trip; their
         decoded replies. Sent on a pooled connection directly: redis-py's pipeline costs more
         than the commands a read sends with it."""
         pool = self.redis.connection_pool
         connection = pool.get_connection()
         try:
-            connection.send_packed_command(
-                connection.pack_commands([("MULTI",), *commands, ("EXEC",)])
-            )
+            wire = [_MULTI]
+            for command in commands:
+                if isinstance(command, bytes):
+                    wire.append(command)
+                else:
+                    wire.extend(connection.pack_command(*command))
+            wire.append(_EXEC)
+            # One buffer, one send: a send per command costs a wake-up of the server each.
+            connection.send_packed_command([b"".join(wire)])
             for _ in range(len(commands) + 1):  # OK, then QUEUED for each command
                 connection.read_response()
             replies = connection.read_response()
@@ -156,7 +200,7 @@ class SyncRedisScope:
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
-    def atomic(self, described: RedisTable[Any], *commands: Sequence[str | int]) -> list[Any]:
+    def atomic(self, described: RedisTable[Any], *commands: Command) -> list[Any]:
         """Run several commands on ``described``'s data as one transaction, in one round trip;
         their replies."""
         try:
@@ -165,11 +209,19 @@ class SyncRedisScope:
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
+    def run_read(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
+        """Run the read script (one row by key or unique value) on ``described``'s data."""
+        try:
+            self._ready(described)
+            return list(self._client.evaluate(self._client.read_script, arguments))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
     def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
         """Run the write script on ``described``'s data; its reply."""
         try:
             self._ready(described)
-            return list(self._client.script(keys=[], args=list(arguments)))
+            return list(self._client.evaluate(self._client.write_script, arguments))
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 

@@ -16,15 +16,20 @@ read again if a batch committed, ended or began meanwhile.
 
 from __future__ import annotations
 
+import enum
 import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from toolkit._model import ModelT
 from toolkit.errors import BackendUnavailableError
 from toolkit.query._evaluate import evaluate, sort_rows
 from toolkit.query._tree import And, Compare, Condition, InSet, Order
+from toolkit.repositories.redis._codecs import unicode_text
+from toolkit.repositories.redis._connection import Command, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._script import script_plan
@@ -37,6 +42,12 @@ _MGET_CHUNK = 1_000
 _BATCH = 1_000  # rows per cursor read
 _WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers may cap it)
 _NO_LIMIT = 2**31 - 1
+
+
+def _exact_tokens(kind: Any) -> bool:
+    """Whether two values of ``kind`` have one token exactly when they are equal."""
+    exact = (bool, int, str, uuid.UUID, datetime, date)
+    return kind in exact or (isinstance(kind, type) and issubclass(kind, enum.Enum))
 
 
 class _Gated(Exception):
@@ -60,7 +71,15 @@ class SyncRedisReader(Generic[ModelT]):
         self._scope = scope
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._search = redis_search(model)
-        self._gate = ("EXISTS", self._keys.gate)
+        self._gate = packed("EXISTS", self._keys.gate)
+        # The hash of each single-column unique constraint (value token -> primary key token)
+        # whose tokens are equal exactly when the values are (not so for floats and decimals:
+        # 0.0 and -0.0 are equal values with two tokens).
+        self._unique = {
+            group[0]: f"{self._keys.meta}unique:{group[0]}"
+            for group in self._table.unique_groups
+            if len(group) == 1 and _exact_tokens(self._table.facts.kinds[group[0]])
+        }
 
     def rows(
         self,
@@ -91,7 +110,11 @@ class SyncRedisReader(Generic[ModelT]):
         offset: int,
         limit: int | None,
     ) -> list[dict[str, Any]]:
+        unique = self._unique_value(condition)
         keys = self._keyed(condition)
+        if unique is not None and keys is None:  # one row at most: found by its unique value
+            rows = self._by_unique(*unique, condition)
+            return rows[offset:] if limit is None else rows[offset : offset + limit]
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = self._by_key(keys, condition)
         else:
@@ -121,6 +144,9 @@ class SyncRedisReader(Generic[ModelT]):
         keys = self._keyed(condition)
         if keys is not None:
             return len(self._by_key(keys, condition))
+        unique = self._unique_value(condition)
+        if unique is not None:
+            return len(self._by_unique(*unique, condition))
         plan = self._search.plan(condition, ())
         if plan.query == NONE:
             return 0
@@ -144,7 +170,7 @@ class SyncRedisReader(Generic[ModelT]):
     def document(self, pk_token: str) -> dict[str, Any] | None:
         """The field values of the row with this primary key token, or None."""
         try:
-            raw = self._guarded(("JSON.GET", self._keys.document(pk_token)))
+            raw = self._read_one("", self._keys.document(pk_token))
         except _Gated:
 
             def read() -> Any:
@@ -168,7 +194,45 @@ class SyncRedisReader(Generic[ModelT]):
         except _Gated:
             return self._gated(condition)
 
-    def _guarded(self, command: Sequence[str | int]) -> Any:
+    def _by_unique(
+        self, field: str, token: str, condition: Condition | None
+    ) -> list[dict[str, Any]]:
+        """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
+        raw = self._read_one(self._unique[field], token)
+        if raw is None:
+            return []
+        row = self._table.values(json.loads(raw))
+        return [row] if condition is None or evaluate(condition, row) is True else []
+
+    def _unique_value(self, condition: Condition | None) -> tuple[str, str] | None:
+        """The single-column unique field and value token ``condition`` requires (``field ==
+        value``, alone or within an AND), or None."""
+        match condition:
+            case Compare(field=field, op="eq", value=value) if (
+                field in self._unique and value is not None
+            ):
+                try:
+                    return field, unicode_text(self._table.codec_of[field].token(value))
+                except ValueError:  # a value no row can hold: left to the index
+                    return None
+            case And(items=items):
+                for item in items:
+                    found = self._unique_value(item)
+                    if found is not None:
+                        return found
+        return None
+
+    def _read_one(self, unique: str, key: str) -> str | None:
+        """The JSON of one document, by key (``unique`` "") or by the token ``key`` of a value
+        in the ``unique`` hash, read in one script run with the table's gate."""
+        reply = self._scope.run_read(
+            self._table, [self._keys.gate, unique, key, self._keys.documents]
+        )
+        if reply[0] == "gated":
+            raise _Gated
+        return str(reply[1]) if len(reply) > 1 and reply[1] is not None else None
+
+    def _guarded(self, command: Command) -> Any:
         """``command``'s reply, read in one transaction with the table's gate; `_Gated` if a
         staged batch is in progress on the table."""
         gated, reply = self._scope.atomic(self._table, self._gate, command)

@@ -167,6 +167,7 @@ async def async_batches(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="How long a big Redis batch stalls the server.")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the Markdown report")
     parser.add_argument(
         "--redis-url", help="a running Redis with JSON and Search (else one is started)"
     )
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
             "|---|---|---|---:|---:|---:|---:|",
         ]
         lines = run(url, args.rows)
-    RESULTS.write_text("\n".join([*header, *lines, ""]))
-    print(f"written: {RESULTS}")
+    args.output.write_text("\n".join([*header, *lines, ""]))
+    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,21 @@ def test_redis_benchmark_runs_and_prints_a_table_per_mode_and_size() -> None:
     assert completed.returncode == 0, completed.stderr
     for title in ("sync / 1,000 documents", "async / 5,000 documents", "scaling 1,000 -> 5,000"):
         assert title in completed.stdout
+
+
+def test_redis_stall_benchmark_runs_and_prints_a_line_per_call(tmp_path: Path) -> None:
+    output = tmp_path / "stall.md"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.redis_stall", "--rows", "2500", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    for path in ("async", "sync"):
+        for call in ("create_many", "update_many", "delete_many"):
+            for how in ("staged", "one run"):
+                assert f"| {path} | {call} | {how} |" in output.read_text()

@@ -284,6 +284,43 @@ def test_sync_a_command_slower_than_the_connect_timeout_succeeds(
         client.close()
 
 
+def _kill_clients(redis_url: str) -> int:
+    """Close, from the server's side, every connection but this one (as a restart or an idle
+    timeout does)."""
+    admin: redis.Redis[str] = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return int(admin.execute_command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal"))
+    finally:
+        admin.close()
+
+
+async def test_async_connections_the_server_closed_while_idle_are_replaced(
+    stack_settings: Settings, redis_url: str
+) -> None:
+    async with get_provider("redis", settings=stack_settings) as provider:
+        teams = provider.get_repository(Team)
+        created = await teams.create(Team(name="kept"))
+        assert created.id is not None
+        assert _kill_clients(redis_url) >= 1
+        await asyncio.sleep(0.1)  # idle meanwhile: the event loop sees the connection closed
+        assert await teams.get(created.id) == created
+        assert await teams.first(col(Team.name) == "kept") == created
+        assert await teams.count() == 1
+
+
+def test_sync_connections_the_server_closed_while_idle_are_replaced(
+    stack_settings: Settings, redis_url: str
+) -> None:
+    with get_sync_provider("redis", settings=stack_settings) as provider:
+        teams = provider.get_repository(Team)
+        created = teams.create(Team(name="kept"))
+        assert created.id is not None
+        assert _kill_clients(redis_url) >= 1
+        assert teams.get(created.id) == created
+        assert teams.first(col(Team.name) == "kept") == created
+        assert teams.count() == 1
+
+
 # --- what Redis cannot keep exactly, refused before the first write ----------------------------
 
 

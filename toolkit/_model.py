@@ -101,6 +101,13 @@ class ModelFacts(Generic[ModelT]):
         datetimes aware and in UTC, integers within 64 bits; `ValidationError` otherwise."""
         if raw is None:
             return None
+        kind = type(raw)
+        if kind is self.kinds[name] and (kind is str or kind is int):  # as typed already
+            if kind is int and raw not in _INT64:
+                raise ValidationError(
+                    f"{raw} is outside the 64-bit integers {self.name}.{name} can compare with"
+                )
+            return raw
         # A compared value is typed, not held to the field's constraints: looking up a
         # mistyped e-mail address finds nothing, as in SQL, rather than failing.
         adapter = _TEXT if name in self.text_fields else self.adapter(name)

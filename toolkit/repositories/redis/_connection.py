@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
+from hiredis import pack_command
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
@@ -25,7 +25,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from toolkit._lifetimes import PerLoop
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._acompat import ahandshake
+from toolkit.repositories.redis._acompat import APool, ahandshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._script import read_source, script_source
@@ -40,13 +40,12 @@ Command = Sequence[str | int] | bytes
 """A command's arguments, or the command already packed (see `packed`)."""
 
 
-def packed(*arguments: str) -> bytes:
-    """A command packed for the wire once, to be sent as is each time it is sent."""
-    parts = [b"*%d\r\n" % len(arguments)]
-    for argument in arguments:
-        data = argument.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
+def packed(*arguments: str | int) -> bytes:
+    """A command packed for the wire (by hiredis, in C): constant commands are packed once,
+    to be sent as they are each time."""
+    # hiredis's stub types the argument as a one-element tuple; it takes any number.
+    wire: bytes = pack_command(arguments)  # type: ignore[arg-type]
+    return wire
 
 
 _INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
@@ -71,7 +70,7 @@ class RedisClient:
         url = validate_redis_url(settings.redis_url)
         self.location = redis_location(url)
         self.redis: AsyncRedis[Any] = AsyncRedis(
-            connection_pool=AsyncBlockingConnectionPool.from_url(
+            connection_pool=APool.from_url(
                 url,
                 max_connections=max(1, settings.pool_size + settings.max_overflow),
                 timeout=settings.pool_timeout,
@@ -105,45 +104,35 @@ class RedisClient:
             pipeline.execute_command(*arguments)
         return list(await pipeline.execute())
 
-    async def evaluate(self, script: Script, arguments: Sequence[str]) -> Any:
-        """Run ``script`` (it takes no keys, only ``arguments``); its reply. By its digest,
-        loaded first where the server does not have it (new, restarted or flushed)."""
-        try:
-            return await self.command("EVALSHA", script.digest, 0, *arguments)
-        except NoScriptError:
-            await self.command("SCRIPT", "LOAD", script.source)
-            return await self.command("EVALSHA", script.digest, 0, *arguments)
-
     async def transaction(self, commands: Sequence[Command]) -> list[Any]:
         """Run several commands as one transaction (MULTI ... EXEC) in one round trip; their
         decoded replies. Sent on a pooled connection directly: redis-py's pipeline costs more
         than the commands a read sends with it."""
-        pool = self.redis.connection_pool
-        connection = await pool.get_connection()
-        try:
-            wire = [_MULTI]
-            for command in commands:
-                if isinstance(command, bytes):
-                    wire.append(command)
-                else:
-                    wire.extend(connection.pack_command(*command))
-            wire.append(_EXEC)
-            # One buffer, one send: a send per command costs a wake-up of the server each.
-            await connection.send_packed_command([b"".join(wire)])
-            for _ in range(len(commands) + 1):  # OK, then QUEUED for each command
-                await connection.read_response()
-            replies = await connection.read_response()
-        except BaseException:
-            await connection.disconnect()  # a reply may be left unread: never reuse it
-            raise
-        finally:
-            await pool.release(connection)
+        *_queued, replies = await self.exchange((_MULTI, *commands, _EXEC))
         if replies is None:
             raise ResponseError("the transaction was aborted")
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise reply
         return list(replies)
+
+    async def exchange(self, commands: Sequence[Command]) -> list[Any]:
+        """Send ``commands`` on a pooled connection in one buffer (a send per command costs a
+        wake-up of the server each) and read their replies: the few commands a read sends, with
+        less of redis-py's machinery than its pipeline or `execute_command` spend per call."""
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            wire = b"".join(
+                command if isinstance(command, bytes) else packed(*command) for command in commands
+            )
+            await connection.send_packed_command([wire])
+            return [await connection.read_response() for _ in commands]
+        except BaseException:
+            await connection.disconnect()  # a reply may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(connection)
 
     async def close(self) -> None:
         await self.redis.connection_pool.disconnect()
@@ -182,11 +171,13 @@ class RedisScope:
         self._client = client
         self.prefix = prefix
         self.cursor_secret = cursor_secret
+        self._ready_tables: set[str] = set()  # tables whose index is known to be current
 
     async def command(self, described: RedisTable[Any], *arguments: str | int) -> Any:
         """Run one command on ``described``'s data; its decoded reply."""
         try:
-            await self._ready(described)
+            if described.table not in self._ready_tables:
+                await self._ready(described)
             return await self._client.command(*arguments)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
@@ -196,7 +187,8 @@ class RedisScope:
     ) -> list[Any]:
         """Run several commands on ``described``'s data in one round trip; their replies."""
         try:
-            await self._ready(described)
+            if described.table not in self._ready_tables:
+                await self._ready(described)
             return await self._client.commands(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
@@ -205,24 +197,30 @@ class RedisScope:
         """Run several commands on ``described``'s data as one transaction, in one round trip;
         their replies."""
         try:
-            await self._ready(described)
+            if described.table not in self._ready_tables:
+                await self._ready(described)
             return await self._client.transaction(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
-    async def run_read(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
-        """Run the read script (one row by key or unique value) on ``described``'s data."""
+    async def run_script(
+        self, described: RedisTable[Any], arguments: Sequence[str], *, read: bool = False
+    ) -> list[Any]:
+        """Run the write script (or, ``read``, the read script: one row by key or unique value)
+        on ``described``'s data; its reply. The script is run by its digest, and loaded first
+        where the server lacks it (new, restarted or flushed)."""
+        client = self._client
+        script = client.read_script if read else client.write_script
+        run: Command = ("EVALSHA", script.digest, 0, *arguments)
         try:
-            await self._ready(described)
-            return list(await self._client.evaluate(self._client.read_script, arguments))
-        except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-
-    async def run_script(self, described: RedisTable[Any], arguments: Sequence[str]) -> list[Any]:
-        """Run the write script on ``described``'s data; its reply."""
-        try:
-            await self._ready(described)
-            return list(await self._client.evaluate(self._client.write_script, arguments))
+            if described.table not in self._ready_tables:
+                await self._ready(described)
+            try:
+                (reply,) = await client.exchange((run,))
+            except NoScriptError:
+                await client.command("SCRIPT", "LOAD", script.source)
+                (reply,) = await client.exchange((run,))
+            return list(reply)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -235,6 +233,7 @@ class RedisScope:
         client = self._client
         index = redis_keys(self.prefix, described.table).index
         if client.modules_checked and index in client.indexes:
+            self._ready_tables.add(described.table)
             return
         async with client.lock:
             if not client.modules_checked:
@@ -243,6 +242,7 @@ class RedisScope:
             if index not in client.indexes:
                 await self._ensure_index(described)
                 client.indexes.add(index)
+        self._ready_tables.add(described.table)
 
     async def _check_modules(self) -> None:
         reply = await self._client.command("MODULE", "LIST")

@@ -52,6 +52,7 @@ class RedisRepository(BaseRepository[ModelT]):
         self._scope = scope
         self._plan = script_plan(self._table.facts.table, scope.prefix)
         self._reader: RedisReader[ModelT] = RedisReader(model, scope)
+        self._by_key = tuple(translate_order(self._table.facts, None))  # the default order
 
     async def _run(
         self,
@@ -216,13 +217,14 @@ class RedisRepository(BaseRepository[ModelT]):
         if not where and order_by is None and limit is None and not offset:
             return build_many(self._build, await self._reader.every())
         check_window(limit, offset)
-        orders = translate_order(self._table.facts, order_by)
+        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
         return await self._query(where, orders, offset=offset, limit=limit)
 
     async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
-        orders = translate_order(self._table.facts, order_by)
-        rows = await self._query(where, orders, limit=1)
-        return rows[0] if rows else None
+        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
+        condition = translate_strict(self._table.facts, where)
+        rows = await self._reader.rows(condition, orders, limit=1)
+        return build_instance(self._table.facts, rows[0]) if rows else None
 
     async def count(self, *where: Where) -> int:
         return await self._reader.count(translate_strict(self._table.facts, where))

@@ -139,14 +139,34 @@ class _Truth:
         return _Truth(self.false, self.true, self.false_exact, self.true_exact)
 
 
+_PLANS = 512  # plans kept per model
+
+
 class Search:
     """Turns conditions and orders on one model into search queries."""
 
     def __init__(self, described: RedisTable[Any]) -> None:
         self._table = described
         self._fields = search_fields(described)
+        self._plans: dict[tuple[Condition | None, tuple[Order, ...]], SearchPlan] = {}
 
     def plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
+        """The plan of a query: made once for each (condition, orders) among the last
+        `_PLANS` asked for. Conditions are frozen trees of values coerced to their fields'
+        types, so equal trees mean the same query."""
+        key = (condition, tuple(orders))
+        try:
+            return self._plans[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value that cannot be hashed (a JSON field's): not kept
+            return self._plan(condition, orders)
+        plan = self._plans[key] = self._plan(condition, orders)
+        if len(self._plans) > _PLANS:
+            del self._plans[next(iter(self._plans))]  # the oldest
+        return plan
+
+    def _plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
         params: list[str] = []
         truth = _NO_FILTER if condition is None else self._truth(condition, params)
         sort, sorted_exactly, wide = self._sort(orders)

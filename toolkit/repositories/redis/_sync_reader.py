@@ -97,7 +97,11 @@ class SyncRedisReader(Generic[ModelT]):
         that a query means exactly what it means in SQL.
         """
         try:
-            return self._query_rows(condition, orders, offset, limit)
+            unique = self._unique_value(condition)
+            if unique is None or self._keyed(condition) is not None:
+                return self._query_rows(condition, orders, offset, limit)
+            # One row at most: found by its unique value.
+            rows = self._by_unique(*unique, condition)
         except _Gated:
             rows = self._gated(condition)
         sort_rows(rows, orders)
@@ -110,11 +114,7 @@ class SyncRedisReader(Generic[ModelT]):
         offset: int,
         limit: int | None,
     ) -> list[dict[str, Any]]:
-        unique = self._unique_value(condition)
         keys = self._keyed(condition)
-        if unique is not None and keys is None:  # one row at most: found by its unique value
-            rows = self._by_unique(*unique, condition)
-            return rows[offset:] if limit is None else rows[offset : offset + limit]
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = self._by_key(keys, condition)
         else:
@@ -198,10 +198,16 @@ class SyncRedisReader(Generic[ModelT]):
         self, field: str, token: str, condition: Condition | None
     ) -> list[dict[str, Any]]:
         """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
-        raw = self._read_one(self._unique[field], token)
-        if raw is None:
+        reply = self._scope.run_script(
+            self._table,
+            [self._keys.gate, self._unique[field], token, self._keys.documents],
+            read=True,
+        )
+        if reply[0] == "gated":
+            raise _Gated
+        if len(reply) < 2 or reply[1] is None:
             return []
-        row = self._table.values(json.loads(raw))
+        row = self._table.values(json.loads(reply[1]))
         return [row] if condition is None or evaluate(condition, row) is True else []
 
     def _unique_value(self, condition: Condition | None) -> tuple[str, str] | None:
@@ -225,8 +231,8 @@ class SyncRedisReader(Generic[ModelT]):
     def _read_one(self, unique: str, key: str) -> str | None:
         """The JSON of one document, by key (``unique`` "") or by the token ``key`` of a value
         in the ``unique`` hash, read in one script run with the table's gate."""
-        reply = self._scope.run_read(
-            self._table, [self._keys.gate, unique, key, self._keys.documents]
+        reply = self._scope.run_script(
+            self._table, [self._keys.gate, unique, key, self._keys.documents], read=True
         )
         if reply[0] == "gated":
             raise _Gated

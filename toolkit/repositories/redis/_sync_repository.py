@@ -54,6 +54,7 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         self._scope = scope
         self._plan = script_plan(self._table.facts.table, scope.prefix)
         self._reader: SyncRedisReader[ModelT] = SyncRedisReader(model, scope)
+        self._by_key = tuple(translate_order(self._table.facts, None))  # the default order
 
     def _run(
         self,
@@ -216,13 +217,14 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         if not where and order_by is None and limit is None and not offset:
             return build_many(self._build, self._reader.every())
         check_window(limit, offset)
-        orders = translate_order(self._table.facts, order_by)
+        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
         return self._query(where, orders, offset=offset, limit=limit)
 
     def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
-        orders = translate_order(self._table.facts, order_by)
-        rows = self._query(where, orders, limit=1)
-        return rows[0] if rows else None
+        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
+        condition = translate_strict(self._table.facts, where)
+        rows = self._reader.rows(condition, orders, limit=1)
+        return build_instance(self._table.facts, rows[0]) if rows else None
 
     def count(self, *where: Where) -> int:
         return self._reader.count(translate_strict(self._table.facts, where))

@@ -28,8 +28,8 @@ from toolkit.errors import BackendUnavailableError
 from toolkit.repositories.redis._acompat import APool, ahandshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
+from toolkit.repositories.redis._schema import index_schema
 from toolkit.repositories.redis._script import read_source, script_source
-from toolkit.repositories.redis._search import index_schema
 from toolkit.repositories.redis._url import redis_location, validate_redis_url
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}

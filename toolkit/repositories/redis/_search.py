@@ -1,13 +1,6 @@
-"""Queries through RediSearch: the index schema of a model, and the query tree as search queries.
+"""Queries through RediSearch: the query tree as search queries, on the index `_schema` derives.
 
-Pure: no I/O. The schema is written here rather than through redis-om's ``JsonModel``, because
-redis-om cannot declare what exact answers need: ``SORTABLE`` (index order, NULLs last),
-``INDEXMISSING`` (``IS NULL`` as ``ismissing()``), ``INDEXEMPTY`` (``""`` as a tag) and TAG
-fields with no separator (redis-om splits values at ``|`` and trims them).
-
-Every scalar field is indexed: integers, dates and datetimes (as their stored integers) and
-integer enums as NUMERIC; strings, UUIDs, booleans and string enums as case-sensitive TAG.
-Floats and Decimals (stored as text) and JSON fields are not.
+Pure: no I/O.
 
 A condition becomes two search queries, the rows where it is TRUE and those where it is FALSE
 (a NULL makes a comparison neither), which `Not`, `And` and `Or` combine as SQL's three-valued
@@ -18,13 +11,10 @@ row, and the caller checks the candidates in Python (`toolkit.query._evaluate`).
 
 from __future__ import annotations
 
-import enum
 import functools
 import math
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, assert_never
 
 from sqlmodel import SQLModel
@@ -45,16 +35,14 @@ from toolkit.query._tree import (
 )
 from toolkit.repositories.redis._codecs import EXACT_NUMBERS
 from toolkit.repositories.redis._documents import RedisTable, redis_table
+from toolkit.repositories.redis._schema import IndexedField, search_fields
 
 __all__ = [
     "ALL",
     "NONE",
-    "IndexedField",
     "Search",
     "SearchPlan",
-    "index_schema",
     "redis_search",
-    "search_fields",
 ]
 
 ALL = "*"
@@ -62,56 +50,6 @@ ALL = "*"
 
 NONE = "-*"
 """A marker for the query no row matches; never sent (the caller answers without the server)."""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedField:
-    """How one field is indexed: NUMERIC or TAG, and for a TAG of few values, which ones."""
-
-    name: str
-    numeric: bool
-    members: tuple[Any, ...] | None  # booleans' and enums' values, in declaration order
-    ordered: bool  # the index orders the field as the query language does
-    wide: bool  # values may lie beyond 2**53, where the index's doubles lose their order
-
-
-def search_fields(described: RedisTable[Any]) -> dict[str, IndexedField]:
-    """The indexed fields of ``described``, by name."""
-    fields: dict[str, IndexedField] = {}
-    for codec in described.codecs:
-        kind = described.facts.kinds[codec.name]
-        name = codec.name
-        if kind is bool:
-            fields[name] = IndexedField(name, False, (False, True), True, False)
-        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-            members = tuple(kind)
-            stored = [member.value for member in members]
-            numeric = codec.stored_type is int
-            fields[name] = IndexedField(name, numeric, members, stored == sorted(stored), False)
-        elif codec.stored_type is int:  # int, datetime (microseconds), date (days)
-            fields[name] = IndexedField(name, True, None, True, kind is not date)
-        elif codec.stored_type is str and _is_text(described, name):
-            fields[name] = IndexedField(name, False, None, True, False)
-    return fields
-
-
-def _is_text(described: RedisTable[Any], name: str) -> bool:
-    """Whether field ``name`` is stored as JSON text equal and ordered as its values are:
-    strings (constrained ones and e-mail addresses too) and UUIDs, not floats, Decimals, JSON."""
-    return name in described.facts.text_fields or described.facts.kinds[name] is uuid.UUID
-
-
-def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
-    """The FT.CREATE arguments after the index name, for documents under ``documents``."""
-    arguments = ["ON", "JSON", "PREFIX", "1", documents, "SCHEMA"]
-    for field in search_fields(described).values():
-        path = f'$["{field.name}"]'
-        if field.numeric:
-            arguments += [path, "AS", field.name, "NUMERIC", "INDEXMISSING", "SORTABLE"]
-        else:
-            arguments += [path, "AS", field.name, "TAG", "CASESENSITIVE", "INDEXEMPTY"]
-            arguments += ["INDEXMISSING", "SORTABLE", "UNF"]
-    return arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +89,8 @@ class Search:
         self._plans: dict[tuple[Condition | None, tuple[Order, ...]], SearchPlan] = {}
 
     def plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
-        """The plan of a query: made once for each (condition, orders) among the last
-        `_PLANS` asked for. Conditions are frozen trees of values coerced to their fields'
-        types, so equal trees mean the same query."""
+        """The plan of a query, kept for the last `_PLANS` asked for (conditions are frozen
+        trees of values coerced to their fields' types: equal trees, one query)."""
         key = (condition, tuple(orders))
         try:
             return self._plans[key]
@@ -161,9 +98,9 @@ class Search:
             pass
         except TypeError:  # a value that cannot be hashed (a JSON field's): not kept
             return self._plan(condition, orders)
-        plan = self._plans[key] = self._plan(condition, orders)
-        if len(self._plans) > _PLANS:
+        if len(self._plans) >= _PLANS:
             del self._plans[next(iter(self._plans))]  # the oldest
+        plan = self._plans[key] = self._plan(condition, orders)
         return plan
 
     def _plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:

@@ -8,30 +8,31 @@ checked here, on the candidates it returns, read through a cursor in batches; ro
 their primary keys are read by key.
 
 Every read asks, in the same transaction, whether a staged batch (`_batch.lua`) is in progress
-on the table. Seldom one is: then the rows it has written are seen as they were before it (or,
-once it has committed, as after it), which the index cannot tell, so the read is answered here
-from every candidate row and the batch's own records, read before and after the candidates and
-read again if a batch committed, ended or began meanwhile.
-"""
+on the table. Seldom one is: then its rows are seen as before it (or, once committed, after it),
+which the index cannot tell: such reads are answered from every candidate and the batch's
+records (`_gated`)."""
 
 from __future__ import annotations
 
-import enum
 import json
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from toolkit._model import ModelT
-from toolkit.errors import BackendUnavailableError
 from toolkit.query._evaluate import evaluate, sort_rows
-from toolkit.query._tree import And, Compare, Condition, InSet, Order
-from toolkit.repositories.redis._codecs import unicode_text
+from toolkit.query._tree import Condition, Order
 from toolkit.repositories.redis._connection import Command, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
+from toolkit.repositories.redis._lookups import (
+    View,
+    keyed,
+    search_rows,
+    search_total,
+    unique_hashes,
+    unique_value,
+    view_of,
+)
 from toolkit.repositories.redis._script import script_plan
 from toolkit.repositories.redis._search import NONE, SearchPlan, redis_search
 from toolkit.repositories.redis._sync_connection import SyncRedisScope
@@ -44,23 +45,8 @@ _WINDOW = 10_000  # the largest offset + limit one FT.AGGREGATE answers (servers
 _NO_LIMIT = 2**31 - 1
 
 
-def _exact_tokens(kind: Any) -> bool:
-    """Whether two values of ``kind`` have one token exactly when they are equal."""
-    exact = (bool, int, str, uuid.UUID, datetime, date)
-    return kind in exact or (isinstance(kind, type) and issubclass(kind, enum.Enum))
-
-
 class _Gated(Exception):
     """A staged batch is in progress on the table: the read is answered by `_gated`."""
-
-
-@dataclass(frozen=True, slots=True)
-class _View:
-    """What the staged batches in progress on a table hide and change, for its readers."""
-
-    sides: dict[str, str]  # batch -> "before" or "after" its commit
-    hidden: set[str]  # primary key tokens of rows not to be seen
-    replaced: dict[str, dict[str, Any]]  # token -> the field values to be seen instead
 
 
 class SyncRedisReader(Generic[ModelT]):
@@ -72,14 +58,8 @@ class SyncRedisReader(Generic[ModelT]):
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._search = redis_search(model)
         self._gate = packed("EXISTS", self._keys.gate)
-        # The hash of each single-column unique constraint (value token -> primary key token)
-        # whose tokens are equal exactly when the values are (not so for floats and decimals:
-        # 0.0 and -0.0 are equal values with two tokens).
-        self._unique = {
-            group[0]: f"{self._keys.meta}unique:{group[0]}"
-            for group in self._table.unique_groups
-            if len(group) == 1 and _exact_tokens(self._table.facts.kinds[group[0]])
-        }
+        self._unique = unique_hashes(self._table, self._keys)
+        self._pk = self._table.facts.pk_name
 
     def rows(
         self,
@@ -97,8 +77,8 @@ class SyncRedisReader(Generic[ModelT]):
         that a query means exactly what it means in SQL.
         """
         try:
-            unique = self._unique_value(condition)
-            if unique is None or self._keyed(condition) is not None:
+            unique = unique_value(condition, self._table, self._unique)
+            if unique is None or keyed(condition, self._pk) is not None:
                 return self._query_rows(condition, orders, offset, limit)
             # One row at most: found by its unique value.
             rows = self._by_unique(*unique, condition)
@@ -114,7 +94,7 @@ class SyncRedisReader(Generic[ModelT]):
         offset: int,
         limit: int | None,
     ) -> list[dict[str, Any]]:
-        keys = self._keyed(condition)
+        keys = keyed(condition, self._pk)
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = self._by_key(keys, condition)
         else:
@@ -141,10 +121,10 @@ class SyncRedisReader(Generic[ModelT]):
     def _count(self, condition: Condition | None) -> int:
         if condition is None:
             return int(self._guarded(("ZCARD", self._keys.ids)))
-        keys = self._keyed(condition)
+        keys = keyed(condition, self._pk)
         if keys is not None:
             return len(self._by_key(keys, condition))
-        unique = self._unique_value(condition)
+        unique = unique_value(condition, self._table, self._unique)
         if unique is not None:
             return len(self._by_unique(*unique, condition))
         plan = self._search.plan(condition, ())
@@ -154,7 +134,7 @@ class SyncRedisReader(Generic[ModelT]):
             count = self._search_arguments(
                 "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
             )
-            return self._total(self._guarded(count))
+            return search_total(self._table, self._guarded(count))
         return self._count_found(plan, condition)
 
     def every(self) -> list[dict[str, Any]]:
@@ -186,7 +166,7 @@ class SyncRedisReader(Generic[ModelT]):
     def matching(self, condition: Condition | None) -> list[dict[str, Any]]:
         """The field values of the rows that match ``condition``, in no particular order."""
         try:
-            keys = self._keyed(condition)
+            keys = keyed(condition, self._pk)
             if keys is None:
                 plan = self._search.plan(condition, ())
                 return self._found(plan, condition, unordered=True)
@@ -198,35 +178,11 @@ class SyncRedisReader(Generic[ModelT]):
         self, field: str, token: str, condition: Condition | None
     ) -> list[dict[str, Any]]:
         """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
-        reply = self._scope.run_script(
-            self._table,
-            [self._keys.gate, self._unique[field], token, self._keys.documents],
-            read=True,
-        )
-        if reply[0] == "gated":
-            raise _Gated
-        if len(reply) < 2 or reply[1] is None:
+        raw = self._read_one(self._unique[field], token)
+        if raw is None:
             return []
-        row = self._table.values(json.loads(reply[1]))
+        row = self._table.values(json.loads(raw))
         return [row] if condition is None or evaluate(condition, row) is True else []
-
-    def _unique_value(self, condition: Condition | None) -> tuple[str, str] | None:
-        """The single-column unique field and value token ``condition`` requires (``field ==
-        value``, alone or within an AND), or None."""
-        match condition:
-            case Compare(field=field, op="eq", value=value) if (
-                field in self._unique and value is not None
-            ):
-                try:
-                    return field, unicode_text(self._table.codec_of[field].token(value))
-                except ValueError:  # a value no row can hold: left to the index
-                    return None
-            case And(items=items):
-                for item in items:
-                    found = self._unique_value(item)
-                    if found is not None:
-                        return found
-        return None
 
     def _read_one(self, unique: str, key: str) -> str | None:
         """The JSON of one document, by key (``unique`` "") or by the token ``key`` of a value
@@ -276,7 +232,7 @@ class SyncRedisReader(Generic[ModelT]):
         )
         return kept
 
-    def _consistently(self, read: Callable[[], T]) -> tuple[T, _View]:
+    def _consistently(self, read: Callable[[], T]) -> tuple[T, View]:
         """``read``'s answer, and the view of the batches in progress to see it through: read
         between two reads of the view that find the same batches on the same sides of their
         commits (their records only grow in between), else read again."""
@@ -288,39 +244,16 @@ class SyncRedisReader(Generic[ModelT]):
                 return answer, after
             before = after
 
-    def _view(self) -> _View:
+    def _view(self) -> View:
         """What the staged batches in progress on the table hide and change, in one read."""
         plan = script_plan(self._table.facts.table, self._scope.prefix)
         _ok, sides, hidden, old = self._scope.run_script(self._table, ["view", plan, ""])
-        return _View(
-            sides={str(sides[i]): str(sides[i + 1]) for i in range(0, len(sides), 2)},
-            hidden={str(token) for token in hidden},
-            replaced={
-                str(old[i]): self._table.values(json.loads(old[i + 1]))
-                for i in range(0, len(old), 2)
-            },
-        )
+        return view_of(self._table, sides, hidden, old)
 
     def _by_key(self, keys: tuple[Any, ...], condition: Condition | None) -> list[dict[str, Any]]:
         """The field values of the rows with these primary keys that match ``condition``."""
         rows = self._documents(dict.fromkeys(self._table.pk_token(key) for key in keys))
         return [row for row in rows if condition is None or evaluate(condition, row) is True]
-
-    def _keyed(self, condition: Condition | None) -> tuple[Any, ...] | None:
-        """The primary keys ``condition`` restricts the rows to, where it names them (``id ==
-        k``, ``id IN (...)``, or either within an AND); None where it does not."""
-        pk = self._table.facts.pk_name
-        match condition:
-            case Compare(field=field, op="eq", value=value) if field == pk:
-                return (value,)
-            case InSet(field=field, values=values, negated=False) if field == pk:
-                return tuple(value for value in values if value is not None)
-            case And(items=items):
-                for item in items:
-                    keys = self._keyed(item)
-                    if keys is not None:
-                        return keys
-        return None
 
     def _documents(self, tokens: Iterable[str], *, guarded: bool = True) -> list[dict[str, Any]]:
         """The field values of the rows with these primary key tokens, in their order (the
@@ -402,7 +335,7 @@ class SyncRedisReader(Generic[ModelT]):
             reply, cursor = self._scope.command(self._table, *first)
         try:
             while True:
-                for row in self._rows(reply):
+                for row in search_rows(self._table, reply):
                     if check is not None and evaluate(check, row) is not True:
                         continue
                     if not visit(row):
@@ -435,13 +368,13 @@ class SyncRedisReader(Generic[ModelT]):
             params=plan.params,
         )
         if not plan.wide:
-            return self._rows(self._guarded(window))
+            return search_rows(self._table, self._guarded(window))
         gated, wide, reply = self._scope.atomic(
             self._table, self._gate, self._wide_fields(), window
         )
         if gated:
             raise _Gated
-        return self._rows(reply) if not set(plan.wide) & set(wide) else None
+        return search_rows(self._table, reply) if not set(plan.wide) & set(wide) else None
 
     def _ordered_exactly(self, plan: SearchPlan) -> bool:
         """Whether the index orders the rows as the plan's orders do (see `_wide_fields`)."""
@@ -462,22 +395,3 @@ class SyncRedisReader(Generic[ModelT]):
         that would cut them short), in the query dialect the plans are written for."""
         bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
         return (command, self._keys.index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
-
-    def _rows(self, reply: Any) -> list[dict[str, Any]]:
-        """The field values of the documents an FT.AGGREGATE reply LOADed as ``$``."""
-        return [
-            self._table.values(json.loads(result["extra_attributes"]["$"]))
-            for result in self._complete(reply)["results"]
-        ]
-
-    def _total(self, reply: Any) -> int:
-        return int(self._complete(reply)["total_results"])
-
-    def _complete(self, reply: Any) -> Any:
-        """``reply`` (a RESP3 map), once sure it is whole: a warning means it may not be."""
-        if reply["warning"]:
-            raise BackendUnavailableError(
-                f"the search index of {self._table.facts.name} answered in part: "
-                + "; ".join(str(warning) for warning in reply["warning"])
-            )
-        return reply

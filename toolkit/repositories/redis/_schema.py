@@ -1,0 +1,73 @@
+"""The search index of a model: which fields it holds, and how (FT.CREATE's schema).
+
+Pure: no I/O. The schema is written here rather than through redis-om's ``JsonModel``, because
+redis-om cannot declare what exact answers need: ``SORTABLE`` (index order, NULLs last),
+``INDEXMISSING`` (``IS NULL`` as ``ismissing()``), ``INDEXEMPTY`` (``""`` as a tag) and TAG
+fields with no separator (redis-om splits values at ``|`` and trims them).
+
+Every scalar field is indexed: integers, dates and datetimes (as their stored integers) and
+integer enums as NUMERIC; strings, UUIDs, booleans and string enums as case-sensitive TAG.
+Floats and Decimals (stored as text) and JSON fields are not.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from toolkit.repositories.redis._documents import RedisTable
+
+__all__ = ["IndexedField", "index_schema", "search_fields"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedField:
+    """How one field is indexed: NUMERIC or TAG, and for a TAG of few values, which ones."""
+
+    name: str
+    numeric: bool
+    members: tuple[Any, ...] | None  # booleans' and enums' values, in declaration order
+    ordered: bool  # the index orders the field as the query language does
+    wide: bool  # values may lie beyond 2**53, where the index's doubles lose their order
+
+
+def search_fields(described: RedisTable[Any]) -> dict[str, IndexedField]:
+    """The indexed fields of ``described``, by name."""
+    fields: dict[str, IndexedField] = {}
+    for codec in described.codecs:
+        kind = described.facts.kinds[codec.name]
+        name = codec.name
+        if kind is bool:
+            fields[name] = IndexedField(name, False, (False, True), True, False)
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            members = tuple(kind)
+            stored = [member.value for member in members]
+            numeric = codec.stored_type is int
+            fields[name] = IndexedField(name, numeric, members, stored == sorted(stored), False)
+        elif codec.stored_type is int:  # int, datetime (microseconds), date (days)
+            fields[name] = IndexedField(name, True, None, True, kind is not date)
+        elif codec.stored_type is str and _is_text(described, name):
+            fields[name] = IndexedField(name, False, None, True, False)
+    return fields
+
+
+def _is_text(described: RedisTable[Any], name: str) -> bool:
+    """Whether field ``name`` is stored as JSON text equal and ordered as its values are:
+    strings (constrained ones and e-mail addresses too) and UUIDs, not floats, Decimals, JSON."""
+    return name in described.facts.text_fields or described.facts.kinds[name] is uuid.UUID
+
+
+def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
+    """The FT.CREATE arguments after the index name, for documents under ``documents``."""
+    arguments = ["ON", "JSON", "PREFIX", "1", documents, "SCHEMA"]
+    for field in search_fields(described).values():
+        path = f'$["{field.name}"]'
+        if field.numeric:
+            arguments += [path, "AS", field.name, "NUMERIC", "INDEXMISSING", "SORTABLE"]
+        else:
+            arguments += [path, "AS", field.name, "TAG", "CASESENSITIVE", "INDEXEMPTY"]
+            arguments += ["INDEXMISSING", "SORTABLE", "UNF"]
+    return arguments

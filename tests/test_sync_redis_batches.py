@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-import redis
+from redis import Redis as Server  # the server's view, besides the toolkit's
 from sqlmodel import col
 
 from models import Hero, Incident, Mission, Power, Sidekick, Team
@@ -54,8 +54,8 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 @pytest.fixture
-def server(redis_settings: Settings) -> Iterator[redis.Redis[str]]:
-    client: redis.Redis[str] = redis.Redis.from_url(redis_settings.redis_url, decode_responses=True)
+def server(redis_settings: Settings) -> Iterator[Server[str]]:
+    client: Server[str] = Server.from_url(redis_settings.redis_url, decode_responses=True)
     try:
         yield client
     finally:
@@ -68,7 +68,7 @@ def key(id: int | None) -> int:
     return id
 
 
-def leftovers(server: redis.Redis[str], prefix: str) -> list[str]:
+def leftovers(server: Server[str], prefix: str) -> list[str]:
     """The keys a staged batch keeps while in progress: none once it has ended."""
     return sorted(
         key
@@ -77,9 +77,7 @@ def leftovers(server: redis.Redis[str], prefix: str) -> list[str]:
     )
 
 
-def test_a_big_batch_never_holds_the_server(
-    redis_settings: Settings, server: redis.Redis[str]
-) -> None:
+def test_a_big_batch_never_holds_the_server(redis_settings: Settings, server: Server[str]) -> None:
     server.config_set("slowlog-log-slower-than", 250_000)  # microseconds
     server.slowlog_reset()
     with get_sync_provider("redis", settings=redis_settings) as provider:
@@ -98,7 +96,7 @@ def test_a_big_batch_never_holds_the_server(
 
 @pytest.mark.usefixtures("small_chunks")
 def test_a_batch_refused_in_its_last_chunk_writes_nothing(
-    redis_settings: Settings, server: redis.Redis[str]
+    redis_settings: Settings, server: Server[str]
 ) -> None:
     with get_sync_provider("redis", settings=redis_settings) as provider:
         teams = provider.get_repository(Team)
@@ -129,7 +127,7 @@ def test_a_batch_refused_in_its_last_chunk_writes_nothing(
 
 @pytest.mark.usefixtures("small_chunks")
 def test_a_staged_delete_cascades_and_sets_null_as_one_run_does(
-    redis_settings: Settings, server: redis.Redis[str]
+    redis_settings: Settings, server: Server[str]
 ) -> None:
     with get_sync_provider("redis", settings=redis_settings) as provider:
         heroes = provider.get_repository(Hero)
@@ -177,7 +175,7 @@ def test_a_staged_delete_cascades_and_sets_null_as_one_run_does(
 
 @pytest.mark.usefixtures("small_chunks")
 def test_a_batch_left_part_way_is_unseen_and_rolled_back_after_its_lease(
-    redis_settings: Settings, server: redis.Redis[str]
+    redis_settings: Settings, server: Server[str]
 ) -> None:
     with get_sync_provider("redis", settings=redis_settings) as provider:
         teams = provider.get_repository(Team)

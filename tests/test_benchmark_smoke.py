@@ -9,15 +9,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_runs_and_prints_a_table_per_combination() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick"],
+def run_module(module: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module arguments`` from the repository root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_benchmark_runs_and_prints_a_table_per_combination() -> None:
+    completed = run_module("benchmarks.bench", "--quick")
 
     assert completed.returncode == 0, completed.stderr
     for title in ("postgres / async", "postgres / sync", "sqlite / async", "sqlite / sync"):
@@ -26,14 +31,7 @@ def test_benchmark_runs_and_prints_a_table_per_combination() -> None:
 
 
 def test_redis_benchmark_runs_and_prints_a_table_per_mode_and_size() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.redis_queries", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = run_module("benchmarks.redis_queries", "--quick")
 
     assert completed.returncode == 0, completed.stderr
     for title in ("sync / 1,000 documents", "async / 5,000 documents", "scaling 1,000 -> 5,000"):
@@ -42,14 +40,7 @@ def test_redis_benchmark_runs_and_prints_a_table_per_mode_and_size() -> None:
 
 def test_redis_stall_benchmark_runs_and_prints_a_line_per_call(tmp_path: Path) -> None:
     output = tmp_path / "stall.md"
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.redis_stall", "--rows", "2500", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = run_module("benchmarks.redis_stall", "--rows", "2500", "--output", str(output))
 
     assert completed.returncode == 0, completed.stderr
     for path in ("async", "sync"):

@@ -5,7 +5,7 @@
 A client is made on first use (async code: one per event loop, closed when the loop shuts down;
 sync code: one per process) by `toolkit._lifetimes`. Before a model's first command, the scope
 checks once that the server has the JSON and Search modules and that the model's search index
-exists and is current. Every command goes through `SyncRedisScope.command`, `commands`, `atomic` or
+exists and is current. Every command goes through `SyncRedisScope.command`, `atomic` or
 `run_script`, which turn redis-py's errors into `BackendUnavailableError`.
 """
 
@@ -99,13 +99,6 @@ class SyncRedisClient:
         execute: Any = self.redis.execute_command
         return execute(*arguments)
 
-    def commands(self, commands: Sequence[Sequence[str | int]]) -> list[Any]:
-        """Run several commands in one round trip (not a transaction); their decoded replies."""
-        pipeline: Any = self.redis.pipeline(transaction=False)
-        for arguments in commands:
-            pipeline.execute_command(*arguments)
-        return list(pipeline.execute())
-
     def transaction(self, commands: Sequence[Command]) -> list[Any]:
         """Run several commands as one transaction (MULTI ... EXEC) in one round trip; their
         decoded replies. Sent on a pooled connection directly: redis-py's pipeline costs more
@@ -181,15 +174,6 @@ class SyncRedisScope:
             if described.table not in self._ready_tables:
                 self._ready(described)
             return self._client.command(*arguments)
-        except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-
-    def commands(self, described: RedisTable[Any], *commands: Sequence[str | int]) -> list[Any]:
-        """Run several commands on ``described``'s data in one round trip; their replies."""
-        try:
-            if described.table not in self._ready_tables:
-                self._ready(described)
-            return self._client.commands(commands)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 

@@ -29,7 +29,7 @@ class APool(AsyncBlockingConnectionPool):  # type: ignore[type-arg]  # generic i
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         untyped: Any = self
         idle: list[Any] = untyped._available_connections
-        while idle:
+        if idle:
             connection = idle.pop()
             untyped._in_use_connections.add(connection)
             reader = getattr(connection, "_reader", None)

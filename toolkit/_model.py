@@ -103,27 +103,35 @@ class ModelFacts(Generic[ModelT]):
             return None
         kind = type(raw)
         if kind is self.kinds[name] and (kind is str or kind is int):  # as typed already
-            if kind is int and raw not in _INT64:
-                raise ValidationError(
-                    f"{raw} is outside the 64-bit integers {self.name}.{name} can compare with"
-                )
-            return raw
-        # A compared value is typed, not held to the field's constraints: looking up a
-        # mistyped e-mail address finds nothing, as in SQL, rather than failing.
-        adapter = _TEXT if name in self.text_fields else self.adapter(name)
-        try:
-            value = adapter.validate_python(raw)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(
-                f"{raw!r} is not a valid value for {self.name}.{name}", errors=error_details(exc)
-            ) from exc
+            value = raw
+        else:
+            value = self._typed(name, raw)
         if type(value) is int and value not in _INT64:
             raise ValidationError(
                 f"{value} is outside the 64-bit integers {self.name}.{name} can compare with"
             )
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:  # as every driver refuses to send it
+                raise ValidationError(
+                    f"{value!r} is not text {self.name}.{name} can compare with: {exc.reason}"
+                ) from exc
         if isinstance(value, datetime):
             return utc_instant(self, name, value)
         return value
+
+    def _typed(self, name: str, raw: Any) -> Any:
+        """``raw`` validated as field ``name``'s type (not its constraints)."""
+        # A compared value is typed, not held to the field's constraints: looking up a
+        # mistyped e-mail address finds nothing, as in SQL, rather than failing.
+        adapter = _TEXT if name in self.text_fields else self.adapter(name)
+        try:
+            return adapter.validate_python(raw)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                f"{raw!r} is not a valid value for {self.name}.{name}", errors=error_details(exc)
+            ) from exc
 
 
 @functools.cache

@@ -187,6 +187,13 @@ def test_a_key_holding_a_surrogate_is_a_validation_error(
         prefixed.get(key)
     with pytest.raises(ValidationError):
         prefixed.delete_many(["fine", key])
+    # As a filter value, too (no UTF-8 holds it), whichever way the backend looks it up.
+    with pytest.raises(ValidationError):
+        prefixed.list(col(Prefixed.label) == key)
+    with pytest.raises(ValidationError):
+        prefixed.count(col(Prefixed.label).in_(["fine", key]))
+    with pytest.raises(ValidationError):
+        prefixed.first(col(Prefixed.code) == key)
 
     assert prefixed.count() == 0
 

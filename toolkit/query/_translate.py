@@ -191,5 +191,6 @@ def _binary(facts: ModelFacts[Any], item: BinaryExpression[Any]) -> Condition | 
             return None
         if item.modifiers.get("escape") is not None:
             return None  # a LIKE escape character means LIKE patterns: not portable
-        return StartsWith(field, raw, negated=op is operators.not_startswith_op)
+        prefix = facts.coerce(field, raw)
+        return StartsWith(field, prefix, negated=op is operators.not_startswith_op)
     return None

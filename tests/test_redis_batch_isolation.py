@@ -1,4 +1,5 @@
-"""Readers never see a staged Redis batch in part, on the async and the sync path.
+"""Readers never see a staged Redis batch in part, on the async and the sync path; a batch
+whose task is cancelled part-way is rolled back.
 
 While a `create_many`, `update_many` and `delete_many` of many chunks run, another reader of
 the same table counts, lists, filters and gets, as fast as it can; every answer it gets shows
@@ -14,6 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
 from sqlmodel import col
 
 from models import Team
@@ -133,3 +135,27 @@ def test_sync_readers_see_a_batch_whole_or_not_at_all(redis_settings: Settings) 
         race(lambda: writer.update_many(created))
         race(lambda: writer.delete_many(team.id for team in created if team.id is not None))
         assert reader.count() == 0
+
+
+async def test_a_batch_cancelled_part_way_is_rolled_back(redis_settings: Settings) -> None:
+    server: Any = redis.Redis.from_url(redis_settings.redis_url, decode_responses=True)
+    gate = f"{redis_settings.redis_key_prefix}:__meta__:team:gate"
+    try:
+        async with get_provider("redis", settings=redis_settings) as provider:
+            teams = provider.get_repository(Team)
+            await teams.count()
+            writing = asyncio.create_task(
+                teams.create_many(Team(name=f"team {n}") for n in range(ROWS))
+            )
+            for _ in range(10_000):  # until staging has begun
+                if server.exists(gate):
+                    break
+                await asyncio.sleep(0.001)
+            writing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await writing
+            assert not server.exists(gate)
+            assert await teams.count() == 0
+            assert server.keys(f"{redis_settings.redis_key_prefix}:team:*") == []  # no document
+    finally:
+        server.close()

@@ -9,7 +9,7 @@ run. These tests prove, on real Redis:
   missing row, a RESTRICT), and no bookkeeping behind;
 - that ON DELETE CASCADE and SET NULL reach as far in a staged delete as in one run;
 - that a batch whose client died part-way is never seen, locks its rows, and is rolled back by
-  the next batch once its lease has run out.
+  the next reader or batch that meets it once its lease has run out.
 
 That readers never see a batch in part is `tests/test_redis_batch_isolation.py`.
 """
@@ -195,10 +195,17 @@ async def test_a_batch_left_part_way_is_unseen_and_rolled_back_after_its_lease(
         with pytest.raises(ConflictError, match="batch in progress"):
             await teams.create(Team(id=1, name="taken?"))
 
-        # Its lease runs out: the next big batch rolls it back before it starts.
+        # Its lease runs out: the next reader that meets it rolls it back.
         gate = f"{redis_settings.redis_key_prefix}:__meta__:team:gate"
         server.hset(gate, "deadbeef", "pending 0")
-        await teams.create_many(Team(id=100 + n, name=f"next {n}") for n in range(20))
-        assert await teams.count() == 20
+        assert await teams.count() == 0
+        assert leftovers(server, redis_settings.redis_key_prefix) == []
         assert await teams.create(Team(id=1, name="free again"))
+
+        # Another one: the next big batch rolls it back before it starts.
+        await repository._run("begin", batch="cafebabe")
+        await repository._run("stage_create", *arguments[3:], instances=rows[1:], batch="cafebabe")
+        server.hset(gate, "cafebabe", "pending 0")
+        await teams.create_many(Team(id=100 + n, name=f"next {n}") for n in range(20))
+        assert await teams.count() == 21
     assert leftovers(server, redis_settings.redis_key_prefix) == []

@@ -13,10 +13,11 @@
 --                put back); {"ok", "done"} once the batch has left every gate, else
 --                {"ok", "more"}
 -- expired        the batches in the plan's tables' gates whose lease ran out: a client that
---                died part-way leaves its batch to be finished by the next batch
+--                died part-way leaves its batch to be finished by the next batch, or the
+--                next reader that meets it
 -- view           what readers of the root table see differently while batches are in
 --                progress: {"ok", {batch, "before" | "after", ...}, hidden tokens,
---                {token, old document JSON, ...}}
+--                {token, old document JSON, ...}, the batches whose lease ran out}
 --
 -- Per table and batch: ``batch:<id>:new`` (rows created: hidden before the commit), ``:old``
 -- (rows changed: token -> old document, seen before the commit) and ``:gone`` (rows deleted:
@@ -207,10 +208,12 @@ ops.expired = function()
 end
 
 ops.view = function()
-  local sides, hidden, old = {}, {}, {}
+  local sides, hidden, old, expired = {}, {}, {}, {}
+  local now = now_ms()
   local entries = redis.call("HGETALL", root.gate)
   for i = 1, #entries, 2 do
     local id, current = entries[i], string.match(entries[i + 1], "^(%a+)")
+    if tonumber(string.match(entries[i + 1], "(%d+)$")) < now then expired[#expired + 1] = id end
     local after = current == "committed"
     sides[#sides + 1] = id
     sides[#sides + 1] = after and "after" or "before"
@@ -223,7 +226,7 @@ ops.view = function()
       end
     end
   end
-  return {"ok", sides, hidden, old}
+  return {"ok", sides, hidden, old, expired}
 end
 
 local run = ops[op]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -97,6 +98,15 @@ def unique_value(
                 if found is not None:
                     return found
     return None
+
+
+def search_arguments(
+    index: str, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
+) -> tuple[str | int, ...]:
+    """FT.SEARCH or FT.AGGREGATE on ``index``: complete answers only (no timeout that would cut
+    them short), in the query dialect the plans are written for."""
+    bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
+    return (command, index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
 
 
 def search_rows(described: RedisTable[Any], reply: Any) -> list[dict[str, Any]]:

@@ -109,10 +109,10 @@ class RedisRepository(BaseRepository[ModelT]):
                 )
                 tokens.extend(str(token) for token in done)
             await self._run("commit", batch=batch)
-        except ToolkitError:
-            # Refused or cut off: rolled back here, or, if the server is gone too, by the next
-            # batch once the lease runs out. Until then no reader sees any of it.
-            with contextlib.suppress(ToolkitError):
+        except BaseException:
+            # Refused, cut off or cancelled: rolled back here or, if that fails too, by the
+            # next batch or reader once the lease runs out. No reader sees any of it meanwhile.
+            with contextlib.suppress(Exception):
                 await self._finish(batch)
             raise
         # Committed: what is left (rows deleted for good, old versions dropped) changes

@@ -27,6 +27,7 @@ from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
     View,
     keyed,
+    search_arguments,
     search_rows,
     search_total,
     unique_hashes,
@@ -58,6 +59,9 @@ class SyncRedisReader(Generic[ModelT]):
         self._keys: RedisKeys = redis_keys(scope.prefix, self._table.table)
         self._search = redis_search(model)
         self._gate = packed("EXISTS", self._keys.gate)
+        # The fields that have ever held an integer beyond 2**53, which the index holds as a
+        # rounded double and so cannot order exactly: where an order needs one, order here.
+        self._wide = ("SMEMBERS", self._keys.wide)
         self._unique = unique_hashes(self._table, self._keys)
         self._pk = self._table.facts.pk_name
 
@@ -70,12 +74,7 @@ class SyncRedisReader(Generic[ModelT]):
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """The field values of the rows that match, in order, from ``offset`` on, at most
-        ``limit`` of them.
-
-        The search index finds the candidates and, where it orders exactly as the query does,
-        the window; whatever it cannot answer exactly is checked here on the candidates, so
-        that a query means exactly what it means in SQL.
-        """
+        ``limit`` of them: what the index cannot answer exactly is checked here."""
         try:
             unique = unique_value(condition, self._table, self._unique)
             if unique is None or keyed(condition, self._pk) is not None:
@@ -88,11 +87,7 @@ class SyncRedisReader(Generic[ModelT]):
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     def _query_rows(
-        self,
-        condition: Condition | None,
-        orders: Sequence[Order],
-        offset: int,
-        limit: int | None,
+        self, condition: Condition | None, orders: Sequence[Order], offset: int, limit: int | None
     ) -> list[dict[str, Any]]:
         keys = keyed(condition, self._pk)
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
@@ -131,8 +126,15 @@ class SyncRedisReader(Generic[ModelT]):
         if plan.query == NONE:
             return 0
         if plan.exact:
-            count = self._search_arguments(
-                "FT.SEARCH", plan.query, "NOCONTENT", "LIMIT", 0, 0, params=plan.params
+            count = search_arguments(
+                self._keys.index,
+                "FT.SEARCH",
+                plan.query,
+                "NOCONTENT",
+                "LIMIT",
+                0,
+                0,
+                params=plan.params,
             )
             return search_total(self._table, self._guarded(count))
         return self._count_found(plan, condition)
@@ -247,8 +249,16 @@ class SyncRedisReader(Generic[ModelT]):
     def _view(self) -> View:
         """What the staged batches in progress on the table hide and change, in one read."""
         plan = script_plan(self._table.facts.table, self._scope.prefix)
-        _ok, sides, hidden, old = self._scope.run_script(self._table, ["view", plan, ""])
-        return view_of(self._table, sides, hidden, old)
+        while True:
+            _ok, sides, hidden, old, expired = self._scope.run_script(
+                self._table, ["view", plan, ""]
+            )
+            if not expired:
+                return view_of(self._table, sides, hidden, old)
+            for batch in expired:  # its client stopped part-way: finished here, then again
+                finish = ["finish", plan, str(batch), str(_BATCH)]
+                while (self._scope.run_script(self._table, finish))[1] != "done":
+                    pass
 
     def _by_key(self, keys: tuple[Any, ...], condition: Condition | None) -> list[dict[str, Any]]:
         """The field values of the rows with these primary keys that match ``condition``."""
@@ -322,7 +332,8 @@ class SyncRedisReader(Generic[ModelT]):
             return
         check = None if plan.exact else condition
         sort: tuple[str | int, ...] = () if unordered else (*plan.sort, "MAX", _NO_LIMIT)
-        first = self._search_arguments(
+        first = search_arguments(
+            self._keys.index,
             "FT.AGGREGATE",
             plan.query,
             *sort,
@@ -354,13 +365,14 @@ class SyncRedisReader(Generic[ModelT]):
     ) -> list[dict[str, Any]] | None:
         """The window in one command, where the index filters and orders exactly: it cuts the
         window and reads only its documents (with the check of wide values, in the same round
-        trip); None
-        where it cannot."""
-        if not (plan.exact and plan.sorted_exactly and limit is not None):
+        trip); None where it cannot."""
+        if (
+            not (plan.exact and plan.sorted_exactly and limit is not None)
+            or offset + limit > _WINDOW
+        ):
             return None
-        if offset + limit > _WINDOW:
-            return None
-        window = self._search_arguments(
+        window = search_arguments(
+            self._keys.index,
             "FT.AGGREGATE",
             plan.query,
             *plan.sort,
@@ -369,29 +381,14 @@ class SyncRedisReader(Generic[ModelT]):
         )
         if not plan.wide:
             return search_rows(self._table, self._guarded(window))
-        gated, wide, reply = self._scope.atomic(
-            self._table, self._gate, self._wide_fields(), window
-        )
+        gated, wide, reply = self._scope.atomic(self._table, self._gate, self._wide, window)
         if gated:
             raise _Gated
         return search_rows(self._table, reply) if not set(plan.wide) & set(wide) else None
 
     def _ordered_exactly(self, plan: SearchPlan) -> bool:
-        """Whether the index orders the rows as the plan's orders do (see `_wide_fields`)."""
+        """Whether the index orders the rows as the plan's orders do (see `_wide`)."""
         if not plan.wide:
             return True
-        wide = self._scope.command(self._table, *self._wide_fields())
+        wide = self._scope.command(self._table, *self._wide)
         return not set(plan.wide) & set(wide)
-
-    def _wide_fields(self) -> tuple[str, ...]:
-        """The fields that have ever held an integer beyond 2**53, which the index holds as a
-        rounded double and so cannot order exactly: where an order needs one, order here."""
-        return ("SMEMBERS", self._keys.wide)
-
-    def _search_arguments(
-        self, command: str, query: str, *arguments: str | int, params: Sequence[str] = ()
-    ) -> tuple[str | int, ...]:
-        """FT.SEARCH or FT.AGGREGATE on the model's index: complete answers only (no timeout
-        that would cut them short), in the query dialect the plans are written for."""
-        bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
-        return (command, self._keys.index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)

@@ -20,9 +20,11 @@ Lua script encodes the same way (its ``component``), and builds the constraint k
 `seq` and `wide`.
 
 Keys a write touches, for a Redis Cluster mode to place in one hash slot: the documents written
-or deleted, the table's ``ids`` and ``seq``, its ``unique:`` hashes, the ``fk:`` sets of the
-parents it refers to (and the parents' documents, read), and for a delete, the same of every
-table its ON DELETE rules reach.
+or deleted, the table's ``ids``, ``seq``, ``wide`` and ``gate``, its ``unique:`` hashes, the
+``fk:`` sets of the parents it refers to (and the parents' documents and gates, read), and for
+a delete, the same of every table its ON DELETE rules reach; a staged batch, also its
+``batch:<id>:`` records in each of those tables. A read touches the table's ``gate`` with what
+it reads.
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ end
 
 local function enter(t, name)  -- (re)enter t's gate as ``name``, the lease renewed
   redis.call("HSET", t.gate, batch, name .. " " .. (now_ms() + LEASE_MS))
-  gated[t.gate] = true
 end
 
 local function no_keys() return {u = {}, f = {}} end

@@ -18,6 +18,7 @@ from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import RedisKeys
 
 __all__ = [
+    "Row",
     "View",
     "keyed",
     "search_rows",
@@ -28,13 +29,17 @@ __all__ = [
 ]
 
 
+Row = dict[str, Any]
+"""The field values of one row, by field name."""
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """What the staged batches in progress on a table hide and change, for its readers."""
 
     sides: dict[str, str]  # batch -> "before" or "after" its commit
     hidden: set[str]  # primary key tokens of rows not to be seen
-    replaced: dict[str, dict[str, Any]]  # token -> the field values to be seen instead
+    replaced: dict[str, Row]  # token -> the field values to be seen instead
 
 
 def view_of(described: RedisTable[Any], sides: Any, hidden: Any, old: Any) -> View:
@@ -109,7 +114,7 @@ def search_arguments(
     return (command, index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
 
 
-def search_rows(described: RedisTable[Any], reply: Any) -> list[dict[str, Any]]:
+def search_rows(described: RedisTable[Any], reply: Any) -> list[Row]:
     """The field values of the documents an FT.AGGREGATE reply LOADed as ``$``."""
     return [
         described.values(json.loads(result["extra_attributes"]["$"]))

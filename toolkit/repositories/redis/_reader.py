@@ -23,6 +23,7 @@ from toolkit.repositories.redis._connection import Command, RedisScope, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
+    Row,
     View,
     keyed,
     search_arguments,
@@ -69,13 +70,14 @@ class RedisReader(Generic[ModelT]):
         *,
         offset: int = 0,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """The field values of the rows that match, in order, from ``offset`` on, at most
         ``limit`` of them: what the index cannot answer exactly is checked here."""
         try:
             unique = unique_value(condition, self._table, self._unique)
-            if unique is None or keyed(condition, self._pk) is not None:
-                return await self._query_rows(condition, orders, offset, limit)
+            keys = keyed(condition, self._pk)
+            if unique is None or keys is not None:
+                return await self._query_rows(condition, keys, orders, offset, limit)
             # One row at most: found by its unique value.
             rows = await self._by_unique(*unique, condition)
         except _Gated:
@@ -84,9 +86,14 @@ class RedisReader(Generic[ModelT]):
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     async def _query_rows(
-        self, condition: Condition | None, orders: Sequence[Order], offset: int, limit: int | None
-    ) -> list[dict[str, Any]]:
-        keys = keyed(condition, self._pk)
+        self,
+        condition: Condition | None,
+        keys: tuple[Any, ...] | None,
+        orders: Sequence[Order],
+        offset: int,
+        limit: int | None,
+    ) -> list[Row]:
+        """`rows`, with ``keys`` the primary keys ``condition`` names, if any."""
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = await self._by_key(keys, condition)
         else:
@@ -136,7 +143,7 @@ class RedisReader(Generic[ModelT]):
             return search_total(self._table, await self._guarded(count))
         return await self._count_found(plan, condition)
 
-    async def every(self) -> list[dict[str, Any]]:
+    async def every(self) -> list[Row]:
         """The field values of every row, in primary-key order."""
         try:
             tokens = await self._guarded(("ZRANGE", self._keys.ids, 0, -1))
@@ -146,7 +153,7 @@ class RedisReader(Generic[ModelT]):
             return rows
         return await self._documents(tokens, guarded=False)
 
-    async def document(self, pk_token: str) -> dict[str, Any] | None:
+    async def document(self, pk_token: str) -> Row | None:
         """The field values of the row with this primary key token, or None."""
         try:
             raw = await self._read_one("", self._keys.document(pk_token))
@@ -164,7 +171,7 @@ class RedisReader(Generic[ModelT]):
                 return view.replaced[pk_token]
         return None if raw is None else self._table.values(json.loads(raw))
 
-    async def matching(self, condition: Condition | None) -> list[dict[str, Any]]:
+    async def matching(self, condition: Condition | None) -> list[Row]:
         """The field values of the rows that match ``condition``, in no particular order."""
         try:
             keys = keyed(condition, self._pk)
@@ -175,9 +182,7 @@ class RedisReader(Generic[ModelT]):
         except _Gated:
             return await self._gated(condition)
 
-    async def _by_unique(
-        self, field: str, token: str, condition: Condition | None
-    ) -> list[dict[str, Any]]:
+    async def _by_unique(self, field: str, token: str, condition: Condition | None) -> list[Row]:
         """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
         raw = await self._read_one(self._unique[field], token)
         if raw is None:
@@ -203,16 +208,16 @@ class RedisReader(Generic[ModelT]):
             raise _Gated
         return reply
 
-    async def _gated(self, condition: Condition | None) -> list[dict[str, Any]]:
+    async def _gated(self, condition: Condition | None) -> list[Row]:
         """The rows that match ``condition`` as readers see them while staged batches are in
         progress: the index's candidates, checked here, less the rows the batches hide, with
         the rows they change as they were."""
         plan = self._search.plan(condition, ())
 
-        async def candidates() -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
+        async def candidates() -> list[Row]:
+            rows: list[Row] = []
 
-            def keep(row: dict[str, Any]) -> bool:
+            def keep(row: Row) -> bool:
                 rows.append(row)
                 return True
 
@@ -259,16 +264,12 @@ class RedisReader(Generic[ModelT]):
                 while (await self._scope.run_script(self._table, finish))[1] != "done":
                     pass
 
-    async def _by_key(
-        self, keys: tuple[Any, ...], condition: Condition | None
-    ) -> list[dict[str, Any]]:
+    async def _by_key(self, keys: tuple[Any, ...], condition: Condition | None) -> list[Row]:
         """The field values of the rows with these primary keys that match ``condition``."""
         rows = await self._documents(dict.fromkeys(self._table.pk_token(key) for key in keys))
         return [row for row in rows if condition is None or evaluate(condition, row) is True]
 
-    async def _documents(
-        self, tokens: Iterable[str], *, guarded: bool = True
-    ) -> list[dict[str, Any]]:
+    async def _documents(self, tokens: Iterable[str], *, guarded: bool = True) -> list[Row]:
         """The field values of the rows with these primary key tokens, in their order (the
         first read ``guarded``: with the table's gate)."""
         keys = [self._keys.document(token) for token in tokens]
@@ -290,13 +291,13 @@ class RedisReader(Generic[ModelT]):
         offset: int = 0,
         limit: int | None = None,
         unordered: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """The field values of the candidates that match ``condition``, read through a cursor
         in the plan's order (or the index's own), from ``offset`` on, at most ``limit``."""
-        rows: list[dict[str, Any]] = []
+        rows: list[Row] = []
         skip = offset
 
-        def keep(row: dict[str, Any]) -> bool:
+        def keep(row: Row) -> bool:
             nonlocal skip
             if skip:
                 skip -= 1
@@ -311,7 +312,7 @@ class RedisReader(Generic[ModelT]):
         """How many candidates match ``condition``: counted as they stream, none kept."""
         counted = 0
 
-        def count(_row: dict[str, Any]) -> bool:
+        def count(_row: Row) -> bool:
             nonlocal counted
             counted += 1
             return True
@@ -323,7 +324,7 @@ class RedisReader(Generic[ModelT]):
         self,
         plan: SearchPlan,
         condition: Condition | None,
-        visit: Callable[[dict[str, Any]], bool],
+        visit: Callable[[Row], bool],
         *,
         unordered: bool,
         guarded: bool = True,
@@ -363,9 +364,7 @@ class RedisReader(Generic[ModelT]):
             if cursor:  # stopped early: free the server's cursor
                 await self._scope.command(self._table, "FT.CURSOR", "DEL", self._keys.index, cursor)
 
-    async def _window(
-        self, plan: SearchPlan, offset: int, limit: int | None
-    ) -> list[dict[str, Any]] | None:
+    async def _window(self, plan: SearchPlan, offset: int, limit: int | None) -> list[Row] | None:
         """The window in one command, where the index filters and orders exactly: it cuts the
         window and reads only its documents (with the check of wide values, in the same round
         trip); None where it cannot."""

@@ -38,16 +38,21 @@ local function batch_key(t, id, part) return t.meta .. "batch:" .. id .. ":" .. 
 
 -- Staged batches (_batch.lua) list themselves in a table's gate (a hash: batch id -> state);
 -- the rows a batch in progress writes are locked against every other write until it ends.
-local gated = {}
+-- The other batches of each gate, read once per run: none can begin while this run lasts.
+local others = {}
 local function locked(t, token)
-  if gated[t.gate] == nil then gated[t.gate] = redis.call("EXISTS", t.gate) == 1 end
-  if not gated[t.gate] then return false end
-  for _, id in ipairs(redis.call("HKEYS", t.gate)) do
-    if id ~= batch and (
-      redis.call("SISMEMBER", batch_key(t, id, "new"), token) == 1
+  local ids = others[t.gate]
+  if ids == nil then
+    ids = {}
+    for _, id in ipairs(redis.call("HKEYS", t.gate)) do
+      if id ~= batch then ids[#ids + 1] = id end
+    end
+    others[t.gate] = ids
+  end
+  for _, id in ipairs(ids) do
+    if redis.call("SISMEMBER", batch_key(t, id, "new"), token) == 1
       or redis.call("HEXISTS", batch_key(t, id, "old"), token) == 1
-      or redis.call("SISMEMBER", batch_key(t, id, "gone"), token) == 1
-    ) then
+      or redis.call("SISMEMBER", batch_key(t, id, "gone"), token) == 1 then
       return true
     end
   end

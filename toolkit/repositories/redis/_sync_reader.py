@@ -25,6 +25,7 @@ from toolkit.repositories.redis._connection import Command, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
+    Row,
     View,
     keyed,
     search_arguments,
@@ -72,13 +73,14 @@ class SyncRedisReader(Generic[ModelT]):
         *,
         offset: int = 0,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """The field values of the rows that match, in order, from ``offset`` on, at most
         ``limit`` of them: what the index cannot answer exactly is checked here."""
         try:
             unique = unique_value(condition, self._table, self._unique)
-            if unique is None or keyed(condition, self._pk) is not None:
-                return self._query_rows(condition, orders, offset, limit)
+            keys = keyed(condition, self._pk)
+            if unique is None or keys is not None:
+                return self._query_rows(condition, keys, orders, offset, limit)
             # One row at most: found by its unique value.
             rows = self._by_unique(*unique, condition)
         except _Gated:
@@ -87,9 +89,14 @@ class SyncRedisReader(Generic[ModelT]):
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     def _query_rows(
-        self, condition: Condition | None, orders: Sequence[Order], offset: int, limit: int | None
-    ) -> list[dict[str, Any]]:
-        keys = keyed(condition, self._pk)
+        self,
+        condition: Condition | None,
+        keys: tuple[Any, ...] | None,
+        orders: Sequence[Order],
+        offset: int,
+        limit: int | None,
+    ) -> list[Row]:
+        """`rows`, with ``keys`` the primary keys ``condition`` names, if any."""
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = self._by_key(keys, condition)
         else:
@@ -139,7 +146,7 @@ class SyncRedisReader(Generic[ModelT]):
             return search_total(self._table, self._guarded(count))
         return self._count_found(plan, condition)
 
-    def every(self) -> list[dict[str, Any]]:
+    def every(self) -> list[Row]:
         """The field values of every row, in primary-key order."""
         try:
             tokens = self._guarded(("ZRANGE", self._keys.ids, 0, -1))
@@ -149,7 +156,7 @@ class SyncRedisReader(Generic[ModelT]):
             return rows
         return self._documents(tokens, guarded=False)
 
-    def document(self, pk_token: str) -> dict[str, Any] | None:
+    def document(self, pk_token: str) -> Row | None:
         """The field values of the row with this primary key token, or None."""
         try:
             raw = self._read_one("", self._keys.document(pk_token))
@@ -165,7 +172,7 @@ class SyncRedisReader(Generic[ModelT]):
                 return view.replaced[pk_token]
         return None if raw is None else self._table.values(json.loads(raw))
 
-    def matching(self, condition: Condition | None) -> list[dict[str, Any]]:
+    def matching(self, condition: Condition | None) -> list[Row]:
         """The field values of the rows that match ``condition``, in no particular order."""
         try:
             keys = keyed(condition, self._pk)
@@ -176,9 +183,7 @@ class SyncRedisReader(Generic[ModelT]):
         except _Gated:
             return self._gated(condition)
 
-    def _by_unique(
-        self, field: str, token: str, condition: Condition | None
-    ) -> list[dict[str, Any]]:
+    def _by_unique(self, field: str, token: str, condition: Condition | None) -> list[Row]:
         """The row whose value of unique ``field`` has this token, if it matches ``condition``."""
         raw = self._read_one(self._unique[field], token)
         if raw is None:
@@ -204,16 +209,16 @@ class SyncRedisReader(Generic[ModelT]):
             raise _Gated
         return reply
 
-    def _gated(self, condition: Condition | None) -> list[dict[str, Any]]:
+    def _gated(self, condition: Condition | None) -> list[Row]:
         """The rows that match ``condition`` as readers see them while staged batches are in
         progress: the index's candidates, checked here, less the rows the batches hide, with
         the rows they change as they were."""
         plan = self._search.plan(condition, ())
 
-        def candidates() -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
+        def candidates() -> list[Row]:
+            rows: list[Row] = []
 
-            def keep(row: dict[str, Any]) -> bool:
+            def keep(row: Row) -> bool:
                 rows.append(row)
                 return True
 
@@ -260,12 +265,12 @@ class SyncRedisReader(Generic[ModelT]):
                 while (self._scope.run_script(self._table, finish))[1] != "done":
                     pass
 
-    def _by_key(self, keys: tuple[Any, ...], condition: Condition | None) -> list[dict[str, Any]]:
+    def _by_key(self, keys: tuple[Any, ...], condition: Condition | None) -> list[Row]:
         """The field values of the rows with these primary keys that match ``condition``."""
         rows = self._documents(dict.fromkeys(self._table.pk_token(key) for key in keys))
         return [row for row in rows if condition is None or evaluate(condition, row) is True]
 
-    def _documents(self, tokens: Iterable[str], *, guarded: bool = True) -> list[dict[str, Any]]:
+    def _documents(self, tokens: Iterable[str], *, guarded: bool = True) -> list[Row]:
         """The field values of the rows with these primary key tokens, in their order (the
         first read ``guarded``: with the table's gate)."""
         keys = [self._keys.document(token) for token in tokens]
@@ -287,13 +292,13 @@ class SyncRedisReader(Generic[ModelT]):
         offset: int = 0,
         limit: int | None = None,
         unordered: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """The field values of the candidates that match ``condition``, read through a cursor
         in the plan's order (or the index's own), from ``offset`` on, at most ``limit``."""
-        rows: list[dict[str, Any]] = []
+        rows: list[Row] = []
         skip = offset
 
-        def keep(row: dict[str, Any]) -> bool:
+        def keep(row: Row) -> bool:
             nonlocal skip
             if skip:
                 skip -= 1
@@ -308,7 +313,7 @@ class SyncRedisReader(Generic[ModelT]):
         """How many candidates match ``condition``: counted as they stream, none kept."""
         counted = 0
 
-        def count(_row: dict[str, Any]) -> bool:
+        def count(_row: Row) -> bool:
             nonlocal counted
             counted += 1
             return True
@@ -320,7 +325,7 @@ class SyncRedisReader(Generic[ModelT]):
         self,
         plan: SearchPlan,
         condition: Condition | None,
-        visit: Callable[[dict[str, Any]], bool],
+        visit: Callable[[Row], bool],
         *,
         unordered: bool,
         guarded: bool = True,
@@ -360,9 +365,7 @@ class SyncRedisReader(Generic[ModelT]):
             if cursor:  # stopped early: free the server's cursor
                 self._scope.command(self._table, "FT.CURSOR", "DEL", self._keys.index, cursor)
 
-    def _window(
-        self, plan: SearchPlan, offset: int, limit: int | None
-    ) -> list[dict[str, Any]] | None:
+    def _window(self, plan: SearchPlan, offset: int, limit: int | None) -> list[Row] | None:
         """The window in one command, where the index filters and orders exactly: it cuts the
         window and reads only its documents (with the check of wide values, in the same round
         trip); None where it cannot."""

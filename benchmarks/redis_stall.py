@@ -124,7 +124,7 @@ async def ameasure(url: str, call: Callable[[], Awaitable[Any]]) -> tuple[float,
 
 
 def sync_batches(settings: Settings, rows: int) -> dict[str, tuple[float, list[float]]]:
-    url = settings.redis_url
+    url = settings.redis_url.get_secret_value()
     with get_sync_provider("redis", settings=settings) as provider:
         repository = provider.get_repository(StallRow)
         repository.count()

@@ -124,7 +124,7 @@ def hanging(settings: Settings, backend: str) -> Callable[[], AbstractContextMan
                     command_timeout=Settings().command_timeout,
                 )
         else:
-            database = make_url(settings.sqlite_url).database or ""
+            database = make_url(settings.sqlite_url.get_secret_value()).database or ""
             with locked_sqlite_database(database):
                 yield settings.replace(command_timeout=1.0)
 
@@ -167,7 +167,8 @@ def url_field(backend: str) -> UrlField:
 def location(settings: Settings, backend: str) -> str:
     """How errors name where the backend is: host and port, or the SQLite file."""
     if backend == "redis":
-        parts = urlsplit(settings.redis_url)
+        parts = urlsplit(settings.redis_url.get_secret_value())
         return f"{parts.hostname}:{parts.port}"
-    url = make_url(settings.postgres_url if backend == "postgres" else settings.sqlite_url)
+    given = settings.postgres_url if backend == "postgres" else settings.sqlite_url
+    url = make_url(given.get_secret_value())
     return f"{url.host}:{url.port}" if backend == "postgres" else str(url.database)

@@ -127,7 +127,7 @@ def drop_table(settings: Settings, backend: str, model: type[SQLModel]) -> None:
 
 def _drop_redis_table(settings: Settings, model: type[SQLModel]) -> None:
     keys = redis_keys(settings.redis_key_prefix, model_facts(model).table.name)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True)
     try:
         try:
             client.execute_command("FT.DROPINDEX", keys.index)

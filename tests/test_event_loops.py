@@ -30,7 +30,7 @@ _FD_DIR = "/proc/self/fd"
 
 def _postgres_backend_pids(settings: Settings) -> set[int]:
     """The server processes connected to the test database, other than this query's own."""
-    url = make_url(settings.postgres_url)
+    url = make_url(settings.postgres_url.get_secret_value())
     connection = psycopg2.connect(
         host=url.host,
         port=url.port or 5432,
@@ -52,7 +52,7 @@ def _postgres_backend_pids(settings: Settings) -> set[int]:
 
 def _sqlite_file_descriptors(settings: Settings) -> set[int]:
     """This process's open file descriptors on the SQLite database file."""
-    database = make_url(settings.sqlite_url).database
+    database = make_url(settings.sqlite_url.get_secret_value()).database
     assert database, "the tests use a SQLite file, not an in-memory database"
     path = os.path.realpath(database)
     found: set[int] = set()
@@ -79,7 +79,7 @@ def open_connections(settings: Settings) -> set[int]:
 
 def _redis_client_ids(settings: Settings) -> set[int]:
     """Ids of the server's client connections, the observer's own left out."""
-    observer = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    observer = redis.Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True)
     try:
         own = int(observer.client_id())
         return {int(client["id"]) for client in observer.client_list()} - {own}

@@ -39,9 +39,9 @@ def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings
     for name in _POOL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STORAGE_BACKEND", settings.backend)
-    monkeypatch.setenv("POSTGRES_DATABASE_URL", settings.postgres_url)
-    monkeypatch.setenv("SQLITE_DATABASE_URL", settings.sqlite_url)
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("POSTGRES_DATABASE_URL", settings.postgres_url.get_secret_value())
+    monkeypatch.setenv("SQLITE_DATABASE_URL", settings.sqlite_url.get_secret_value())
+    monkeypatch.setenv("REDIS_URL", settings.redis_url.get_secret_value())
     monkeypatch.setenv("REDIS_KEY_PREFIX", settings.redis_key_prefix)
     monkeypatch.setenv("STORAGE_CONNECT_TIMEOUT", str(settings.connect_timeout))
     monkeypatch.setenv("STORAGE_COMMAND_TIMEOUT", str(settings.command_timeout))

@@ -192,7 +192,9 @@ class Store:
         self._engine: Engine | None = None
         self._redis: redis.Redis[str] | None = None
         if backend == "redis":
-            self._redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+            self._redis = redis.Redis.from_url(
+                settings.redis_url.get_secret_value(), decode_responses=True
+            )
         else:
             dialect = POSTGRES if backend == "postgres" else SQLITE
             self._engine = create_engine(dialect.url(settings, is_async=False))

@@ -138,7 +138,9 @@ def test_sync_readers_see_a_batch_whole_or_not_at_all(redis_settings: Settings) 
 
 
 async def test_a_batch_cancelled_part_way_is_rolled_back(redis_settings: Settings) -> None:
-    server: Any = redis.Redis.from_url(redis_settings.redis_url, decode_responses=True)
+    server: Any = redis.Redis.from_url(
+        redis_settings.redis_url.get_secret_value(), decode_responses=True
+    )
     gate = f"{redis_settings.redis_key_prefix}:__meta__:team:gate"
     try:
         async with get_provider("redis", settings=redis_settings) as provider:

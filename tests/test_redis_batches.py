@@ -53,7 +53,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.fixture
 def server(redis_settings: Settings) -> Iterator[Server[str]]:
-    client: Server[str] = Server.from_url(redis_settings.redis_url, decode_responses=True)
+    client: Server[str] = Server.from_url(
+        redis_settings.redis_url.get_secret_value(), decode_responses=True
+    )
     try:
         yield client
     finally:

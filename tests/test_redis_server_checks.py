@@ -169,7 +169,7 @@ def assert_names_both_modules(error: BackendUnavailableError, settings: Settings
     message = str(error)
     assert "RedisJSON" in message
     assert "RediSearch" in message
-    port = settings.redis_url.rsplit(":", 1)[1].split("/")[0]
+    port = settings.redis_url.get_secret_value().rsplit(":", 1)[1].split("/")[0]
     assert f"127.0.0.1:{port}" in message
 
 

@@ -31,7 +31,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def writes_blocked(settings: Settings) -> Iterator[None]:
     """Another session holds what a write to ``team`` needs, until the block ends."""
     if settings.backend == "postgres":
-        url = make_url(settings.postgres_url)
+        url = make_url(settings.postgres_url.get_secret_value())
         locker = psycopg2.connect(
             host=url.host, port=url.port, user=url.username, dbname=url.database
         )
@@ -43,7 +43,7 @@ def writes_blocked(settings: Settings) -> Iterator[None]:
             locker.rollback()
             locker.close()
     else:
-        path = make_url(settings.sqlite_url).database or ""
+        path = make_url(settings.sqlite_url.get_secret_value()).database or ""
         writer = sqlite3.connect(path, isolation_level=None)
         try:
             writer.execute("BEGIN EXCLUSIVE")
@@ -81,7 +81,7 @@ async def test_a_provider_recovers_after_its_server_session_was_killed(settings:
 
 
 def terminate_other_sessions(settings: Settings) -> None:
-    url = make_url(settings.postgres_url)
+    url = make_url(settings.postgres_url.get_secret_value())
     killer = psycopg2.connect(host=url.host, port=url.port, user=url.username, dbname=url.database)
     killer.autocommit = True
     try:
@@ -100,7 +100,7 @@ async def test_a_batch_whose_commit_fails_writes_nothing_and_later_writes_persis
     settings: Settings,
 ) -> None:
     quick = settings.replace(command_timeout=0.5)
-    path = make_url(settings.sqlite_url).database or ""
+    path = make_url(settings.sqlite_url.get_secret_value()).database or ""
     async with get_provider(settings=quick) as provider:
         teams = provider.get_repository(Team)
         await teams.list()

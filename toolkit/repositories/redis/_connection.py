@@ -30,7 +30,7 @@ from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema
 from toolkit.repositories.redis._script import read_source, script_source
-from toolkit.repositories.redis._url import redis_location, validate_redis_url
+from toolkit.repositories.redis._url import RedisUrl
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
@@ -67,21 +67,25 @@ class RedisClient:
     """A Redis client, and what it has checked on the server."""
 
     def __init__(self, settings: Settings) -> None:
-        url = validate_redis_url(settings.redis_url)
-        self.location = redis_location(url)
+        url = RedisUrl.parse(settings.redis_url.get_secret_value())
+        self.location = url.location
         self.redis: AsyncRedis[Any] = AsyncRedis(
             connection_pool=APool.from_url(
-                url,
+                url.url,
                 max_connections=max(1, settings.pool_size + settings.max_overflow),
                 timeout=settings.pool_timeout,
-                socket_connect_timeout=settings.connect_timeout,
-                socket_timeout=settings.command_timeout,
                 retry=AsyncRetry(NoBackoff(), 0),  # fail at once; redis-py would retry
                 # Each new connection's handshake within connect_timeout: a server that accepts
                 # and never answers fails as fast as one that refuses.
                 redis_connect_func=ahandshake,
                 decode_responses=True,
                 protocol=3,  # the search replies are parsed as RESP3 maps (_repository.py)
+                # The URL's options win over the settings.
+                **{
+                    "socket_connect_timeout": settings.connect_timeout,
+                    "socket_timeout": settings.command_timeout,
+                    **url.options,
+                },
             )
         )
         self.write_script = Script(script_source())

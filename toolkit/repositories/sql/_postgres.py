@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as dialect_insert
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, AdaptedConnection
 
 from toolkit.config import Settings
 from toolkit.errors import (
@@ -20,6 +21,7 @@ from toolkit.repositories.sql._dialect import (
     parse_url,
     pooled_options,
 )
+from toolkit.repositories.sql._postgres_options import PostgresOptions, without_options
 
 __all__ = ["POSTGRES"]
 
@@ -43,31 +45,33 @@ class PostgresDialect(SqlDialect):
     ddl_begin = ("BEGIN", "SELECT pg_advisory_xact_lock(7310582049)")
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
-        url = parse_url(settings.postgres_url, self.url_setting)
+        url = self._given(settings)
+        if is_async:
+            # asyncpg takes the URL's options as arguments (engine_options): SQLAlchemy would
+            # pass them to it as keyword arguments it does not know.
+            return without_options(url).set(drivername=_ASYNC_DRIVER)
+        return url.set(drivername=_SYNC_DRIVER)  # psycopg2 gives them to libpq as they are
+
+    def engine_options(self, url: URL, settings: Settings, *, is_async: bool) -> dict[str, Any]:
+        options = PostgresOptions.of(self._given(settings), self.url_setting)
+        if is_async:
+            return pooled_options(settings, options.asyncpg_arguments(settings))
+        return pooled_options(settings, options.psycopg2_arguments(settings))
+
+    def _given(self, settings: Settings) -> URL:
+        """The URL as given, its options checked: one either driver would not honour is
+        refused here, before any connection."""
+        url = parse_url(settings.postgres_url.get_secret_value(), self.url_setting)
         if url.drivername not in _ACCEPTED:
             raise ConfigurationError(
                 f"{self.url_setting} must be a postgresql:// URL, not {url.drivername}://"
             )
-        return url.set(drivername=_ASYNC_DRIVER if is_async else _SYNC_DRIVER)
-
-    def engine_options(self, url: URL, settings: Settings, *, is_async: bool) -> dict[str, Any]:
-        if is_async:
-            # asyncpg: `timeout` bounds connecting (60 s by default), `command_timeout` a query.
-            connect_args: dict[str, Any] = {
-                "timeout": settings.connect_timeout,
-                "command_timeout": settings.command_timeout,
-            }
-        else:
-            # psycopg2 waits forever unless told; libpq takes whole seconds, at least 2.
-            statement_ms = max(1, round(settings.command_timeout * 1000))  # 0 would mean none
-            connect_args = {
-                "connect_timeout": max(2, round(settings.connect_timeout)),
-                "options": f"-c statement_timeout={statement_ms}",
-            }
-        return pooled_options(settings, connect_args)
+        PostgresOptions.of(url, self.url_setting)
+        return url
 
     def on_connect(self, dbapi_connection: Any) -> None:
-        pass  # the server's defaults serve
+        if isinstance(dbapi_connection, AdaptedConnection):  # asyncpg, behind SQLAlchemy
+            dbapi_connection.run_async(_decode_uuids)
 
     def describe(self, url: URL) -> str:
         return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"
@@ -88,6 +92,21 @@ class PostgresDialect(SqlDialect):
         if state[:2] in _UNAVAILABLE_CLASSES or state in _UNFIT_SCHEMA:
             return BackendUnavailableError
         return None
+
+
+async def _decode_uuids(connection: Any) -> None:
+    """Decode uuid values to `uuid.UUID`, as psycopg2 does (asyncpg: a UUID class of its own)."""
+    await connection.set_type_codec(
+        "uuid", schema="pg_catalog", encoder=_uuid_bytes, decoder=_uuid, format="binary"
+    )
+
+
+def _uuid(data: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=data)
+
+
+def _uuid_bytes(value: Any) -> bytes:
+    return (value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))).bytes
 
 
 POSTGRES = PostgresDialect()

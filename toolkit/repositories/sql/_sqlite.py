@@ -39,7 +39,7 @@ class SqliteDialect(SqlDialect):
     ddl_begin = ("BEGIN IMMEDIATE",)
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
-        url = parse_url(settings.sqlite_url, self.url_setting)
+        url = parse_url(settings.sqlite_url.get_secret_value(), self.url_setting)
         if url.drivername not in _ACCEPTED:
             raise ConfigurationError(
                 f"{self.url_setting} must be a sqlite:// URL, not {url.drivername}://"

@@ -25,6 +25,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlmodel import SQLModel
 
+from toolkit._values import Beyond, Check, int_range, value_check
 from toolkit.errors import ConfigurationError, ValidationError
 
 __all__ = [
@@ -50,7 +51,6 @@ time with `ConfigurationError`.
 PrimaryKey: TypeAlias = int | str | UUID
 """The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""
 
-_INT64 = range(-(2**63), 2**63)
 _TEXT: TypeAdapter[str] = TypeAdapter(str)
 
 
@@ -71,6 +71,8 @@ class ModelFacts(Generic[ModelT]):
     datetime_fields: tuple[str, ...]
     text_fields: frozenset[str]  # values are plain ``str``: strings, constrained or e-mail
     by_alias: bool  # fields with aliases: validate by field name all the same
+    checks: tuple[tuple[str, Check], ...]  # what every backend holds, for the fields it limits
+    int_ranges: dict[str, range]  # integer field -> the integers its column holds
     _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
     @property
@@ -85,40 +87,43 @@ class ModelFacts(Generic[ModelT]):
         return adapter
 
     def coerce_pk(self, id: object) -> Any:
-        """The primary key value as the model types it; `ValidationError` when it cannot be."""
+        """The primary key value as the model types it; `ValidationError` when it cannot be, or
+        when no row could have it (a key is held to the rule of the values written)."""
         try:
             value = self.adapter(self.pk_name).validate_python(id)
         except pydantic.ValidationError as exc:
             raise ValidationError(
                 f"{id!r} is not a valid {self.name}.{self.pk_name}", errors=error_details(exc)
             ) from exc
-        if type(value) is int and value not in _INT64:  # no backend keeps such a key
-            raise ValidationError(f"{value} is outside the 64-bit integers a key can hold")
+        problem = self.problem(self.pk_name, value)
+        if problem is not None:
+            raise field_error(self, self.pk_name, value, "value_not_held", problem)
         return value
+
+    def problem(self, name: str, value: Any) -> str | None:
+        """What keeps a backend from holding ``value`` in field ``name``, or None."""
+        for field_name, check in self.checks:
+            if field_name == name:
+                return check(value)
+        return None
 
     def coerce(self, name: str, raw: Any) -> Any:
         """A value compared with field ``name`` (a filter's, a cursor's), as the field types it:
-        datetimes aware and in UTC, integers within 64 bits; `ValidationError` otherwise."""
+        datetimes aware and in UTC (`Beyond` past years 1-9999); `ValidationError` for a value
+        of another type. Whether a row could hold it is the query's concern (`query._bounds`)."""
         if raw is None:
             return None
         kind = type(raw)
         if kind is self.kinds[name] and (kind is str or kind is int):  # as typed already
-            value = raw
-        else:
-            value = self._typed(name, raw)
-        if type(value) is int and value not in _INT64:
-            raise ValidationError(
-                f"{value} is outside the 64-bit integers {self.name}.{name} can compare with"
-            )
-        if isinstance(value, str) and not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError as exc:  # as every driver refuses to send it
-                raise ValidationError(
-                    f"{value!r} is not text {self.name}.{name} can compare with: {exc.reason}"
-                ) from exc
+            return raw
+        value = self._typed(name, raw)
         if isinstance(value, datetime):
-            return utc_instant(self, name, value)
+            if value.tzinfo is None:
+                return utc_instant(self, name, value)  # refused: naive
+            try:
+                return value.astimezone(UTC)
+            except OverflowError:
+                return Beyond(high=value.year > 5000)
         return value
 
     def _typed(self, name: str, raw: Any) -> Any:
@@ -157,6 +162,11 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
     }
     kinds = {name: strip_optional(fields[name].annotation) for name in mapped}
     adapters = {name: TypeAdapter(kind) for name, kind in kinds.items()}
+    text_fields = frozenset(name for name, adapter in adapters.items() if _is_text(adapter))
+    checks = {
+        name: value_check(kinds[name], column, name in text_fields)
+        for name, column in mapped.items()
+    }
     return ModelFacts(
         model=model,
         name=model.__name__,
@@ -169,8 +179,14 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         column_of=mapped,
         field_of_key={column.key: name for name, column in mapped.items()},
         datetime_fields=tuple(name for name, kind in kinds.items() if kind is datetime),
-        text_fields=frozenset(name for name, adapter in adapters.items() if _is_text(adapter)),
+        text_fields=text_fields,
         by_alias=any(fields[name].alias not in (None, name) for name in mapped),
+        checks=tuple((name, check) for name, check in checks.items() if check is not None),
+        int_ranges={
+            name: held
+            for name, column in mapped.items()
+            if kinds[name] is int and (held := int_range(column)) is not None
+        },
         _adapters=adapters,
     )
 

@@ -1,7 +1,8 @@
 """The two conversions every backend needs between model instances and stored values.
 
 - `validate_for_write` checks an instance against the model's own pydantic schema (table models
-  skip validation in ``__init__``) and returns a validated copy with datetimes in UTC.
+  skip validation in ``__init__``) and against what every backend holds (`toolkit._values`),
+  and returns a validated copy with datetimes in UTC.
 - `build_instance` turns stored values back into a complete, detached model instance without
   validating them again: they were validated on the way in.
 
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import pydantic
 from sqlalchemy.orm.attributes import instance_state
 
-from toolkit._model import ModelFacts, ModelT, error_details, utc_instant
+from toolkit._model import ModelFacts, ModelT, error_details, field_error, utc_instant
 from toolkit.errors import ValidationError
 
 __all__ = ["build_instance", "build_many", "to_utc", "validate_all", "validate_for_write"]
@@ -58,6 +59,12 @@ def validate_for_write(facts: ModelFacts[ModelT], instance: object) -> ModelT:
         value = values.get(name)
         if value is not None:
             values[name] = utc_instant(facts, name, value)
+    for name, check in facts.checks:  # what one backend cannot hold, none is given
+        value = values.get(name)
+        if value is not None:
+            problem = check(value)
+            if problem is not None:
+                raise field_error(facts, name, value, "value_not_held", problem)
     return validated
 
 

@@ -96,7 +96,7 @@ WALK_ROWS = 2_000
 PAGE = 37
 KEY_GAP = 10  # the rows' keys are 10, 20, ...: copies inserted during a walk take the gaps
 # Floats of few digits, many of them equal (extreme floats: see the float test below).
-WALK_FLOATS = [0.0, -0.0, 0.1, 1 / 3, -1.5, 2.0, 1e-300, 1e300]
+WALK_FLOATS = [0.0, 0.1, 1 / 3, -1.5, 2.0, 1e-300, 1e300, float("inf"), float("-inf")]
 
 
 def walk_rows() -> list[Gadget]:

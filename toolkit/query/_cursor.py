@@ -16,6 +16,8 @@ from toolkit.query._tree import And, Compare, Condition, IsNull, Or, Order, Page
 
 __all__ = ["after", "check_window", "decode_cursor", "encode_cursor", "page_of"]
 
+_WINDOW = 2**63  # limits and offsets SQL takes: BIGINT
+
 
 def after(orders: Sequence[Order], position: Sequence[Any]) -> Condition:
     """Rows that come after ``position`` (the values of ``orders`` of one row) in that order."""
@@ -44,11 +46,13 @@ def _later(order: Order, value: Any) -> Condition | None:
 
 
 def check_window(limit: int | None, offset: int, *, page: bool = False) -> None:
-    """`ValidationError` for a negative limit or offset (or a page size under 1)."""
-    if limit is not None and (limit < (1 if page else 0)):
-        raise ValidationError(f"limit must be {'1' if page else '0'} or more, not {limit}")
-    if offset < 0:
-        raise ValidationError(f"offset must be 0 or more, not {offset}")
+    """`ValidationError` unless limit and offset are integers within 64 bits, neither negative
+    (and a page size 1 or more), as SQL takes them."""
+    least = 1 if page else 0
+    if limit is not None and (type(limit) is not int or limit not in range(least, _WINDOW)):
+        raise ValidationError(f"limit must be an integer from {least} to 2**63 - 1, not {limit!r}")
+    if type(offset) is not int or offset not in range(_WINDOW):
+        raise ValidationError(f"offset must be an integer from 0 to 2**63 - 1, not {offset!r}")
 
 
 def encode_cursor(

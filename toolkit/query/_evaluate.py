@@ -17,6 +17,7 @@ from toolkit.query._tree import (
     Condition,
     InSet,
     IsNull,
+    Never,
     Not,
     Or,
     Order,
@@ -43,6 +44,8 @@ def evaluate(condition: Condition, row: Mapping[str, Any]) -> _Truth:
             if value is None:
                 return None
             return bool(OPERATORS[op](comparable(value), comparable(expected)))
+        case Never(field=field):
+            return None if row.get(field) is None else False
         case IsNull(field=field, negated=negated):
             return (row.get(field) is None) != negated
         case InSet():

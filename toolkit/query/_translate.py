@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import (
 
 from toolkit._model import ModelFacts
 from toolkit.errors import UnsupportedQueryError, ValidationError
+from toolkit.query._bounds import held_compare, held_in, held_startswith
 from toolkit.query._tree import (
     MIRRORED,
     OPERATORS,
@@ -34,13 +35,11 @@ from toolkit.query._tree import (
     Compare,
     ComparisonOp,
     Condition,
-    InSet,
     IsNull,
     Not,
     Or,
     Order,
     OrderBy,
-    StartsWith,
 )
 
 __all__ = ["translate", "translate_order", "translate_strict"]
@@ -182,15 +181,15 @@ def _binary(facts: ModelFacts[Any], item: BinaryExpression[Any]) -> Condition | 
     if name is not None:
         if raw is None:  # `== None` is IS NULL in SQLAlchemy; other comparisons with NULL
             return None
-        return Compare(field, name, facts.coerce(field, raw))
+        return held_compare(facts, field, name, facts.coerce(field, raw))
     if op in (operators.in_op, operators.not_in_op):
         values = tuple(facts.coerce(field, value) for value in raw or ())
-        return InSet(field, values, negated=op is operators.not_in_op)
+        return held_in(facts, field, values, negated=op is operators.not_in_op)
     if op in (operators.startswith_op, operators.not_startswith_op):
-        if facts.kinds[field] is not str or not isinstance(raw, str):
+        if field not in facts.text_fields or not isinstance(raw, str):
             return None
         if item.modifiers.get("escape") is not None:
             return None  # a LIKE escape character means LIKE patterns: not portable
         prefix = facts.coerce(field, raw)
-        return StartsWith(field, prefix, negated=op is operators.not_startswith_op)
+        return held_startswith(facts, field, prefix, negated=op is operators.not_startswith_op)
     return None

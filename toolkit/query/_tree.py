@@ -28,6 +28,7 @@ __all__ = [
     "Condition",
     "InSet",
     "IsNull",
+    "Never",
     "Not",
     "Or",
     "Order",
@@ -120,6 +121,15 @@ class StartsWith:
 
 
 @dataclass(frozen=True, slots=True)
+class Never:
+    """A comparison with a value no row of the field can hold (``age == 2**40`` on a 32-bit
+    column): false where the field has a value, unknown where it is NULL. Under `Not`, true
+    where the field has a value (``age != 2**40``)."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Condition, ...]
 
@@ -134,7 +144,7 @@ class Not:
     item: Condition
 
 
-Condition: TypeAlias = Compare | InSet | IsNull | StartsWith | And | Or | Not
+Condition: TypeAlias = Compare | InSet | IsNull | StartsWith | Never | And | Or | Not
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import typing
 import uuid
 from collections.abc import Callable, Mapping
@@ -125,8 +124,8 @@ def _int64_text(value: int) -> str:
 
 
 def _float_to_text(value: float) -> str:
-    if not math.isfinite(value):
-        raise ValueError(f"{value} is not a finite number")
+    if value != value:  # refused before: see toolkit._values
+        raise ValueError("NaN cannot be stored")
     return repr(value)
 
 

@@ -28,6 +28,7 @@ from toolkit.query._tree import (
     Condition,
     InSet,
     IsNull,
+    Never,
     Not,
     Or,
     Order,
@@ -128,6 +129,8 @@ class Search:
             case IsNull(field=field, negated=negated):
                 truth = self._is_null(field, params)
                 return truth.negated() if negated else truth
+            case Never(field=field):
+                return self._never(field, params)
             case StartsWith():
                 return _WIDE
             case Not(item=item):
@@ -184,6 +187,12 @@ class Search:
             return _WIDE
         present = self._present(indexed, params)
         return _Truth(f"ismissing(@{field})", present, True, present != ALL)
+
+    def _never(self, field: str, params: list[str]) -> _Truth:
+        """True nowhere; false where the field has a value (unknown where NULL)."""
+        indexed = self._fields.get(field)
+        present = ALL if indexed is None else self._present(indexed, params)
+        return _Truth(NONE, present, True, present != ALL)
 
     def _present(self, indexed: IndexedField, params: list[str]) -> str:
         """The rows where the field has a value: a positive query, or ALL (a superset)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, assert_never
@@ -18,16 +20,25 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     Numeric,
+    Select,
     String,
+    all_,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     func,
     literal,
+    literal_column,
     not_,
     or_,
+    select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
 from toolkit._model import ModelFacts, model_facts
@@ -39,6 +50,7 @@ from toolkit.query._tree import (
     Condition,
     InSet,
     IsNull,
+    Never,
     Not,
     Or,
     Order,
@@ -48,6 +60,9 @@ from toolkit.repositories.sql._dialect import SqlDialect
 
 __all__ = ["SqlClauses", "sql_clauses"]
 
+_LONG_LIST = 500  # values in an IN list beyond which they travel as one parameter
+_SQLITE = pysqlite.dialect()  # how SQLite stores each type (aiosqlite converts alike)
+
 
 class SqlClauses:
     """Builds the clauses of conditions and orders on one model for one dialect."""
@@ -55,6 +70,7 @@ class SqlClauses:
     def __init__(self, facts: ModelFacts[Any], dialect: SqlDialect) -> None:
         self._facts = facts
         self._collation = dialect.binary_collation
+        self._dialect = "postgresql" if dialect.name == "postgres" else dialect.name
 
     def where(self, condition: Condition) -> ColumnElement[bool]:
         match condition:
@@ -68,12 +84,15 @@ class SqlClauses:
                 clause: ColumnElement[bool] = OPERATORS[op](target, bound)
                 return clause
             case InSet(field=field, values=values, negated=negated):
-                column = self._column(field)
-                bounds = [self._bound(field, value) for value in values]
-                return column.not_in(bounds) if negated else column.in_(bounds)
+                return self._in_set(field, values, negated)
             case IsNull(field=field, negated=negated):
                 plain = self._facts.column_of[field]
                 return plain.is_not(None) if negated else plain.is_(None)
+            case Never(field=field):
+                # False where the column has a value, unknown where it is NULL, as comparing
+                # with a value no row holds would be.
+                plain = self._facts.column_of[field]
+                return plain != plain
             case StartsWith(field=field, prefix=prefix, negated=negated):
                 head = func.substr(self._facts.column_of[field], 1, len(prefix))
                 return head != prefix if negated else head == prefix
@@ -85,6 +104,42 @@ class SqlClauses:
                 return or_(*(self.where(item) for item in items))
             case _:
                 assert_never(condition)
+
+    def _in_set(self, field: str, values: Sequence[Any], negated: bool) -> ColumnElement[bool]:
+        column = self._column(field)
+        if len(values) <= _LONG_LIST:
+            bounds = [self._bound(field, value) for value in values]
+            return column.not_in(bounds) if negated else column.in_(bounds)
+        # A parameter per value would break the drivers' limits (asyncpg: 32,767; SQLite
+        # builds: 999 to 250,000): one parameter holds them all.
+        if self._dialect == "postgresql":
+            array = bindparam(None, list(values), type_=ARRAY(self._element_type(field)))
+            return column != all_(array) if negated else column == any_(array)
+        members: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, self._sqlite_json(field, values), type_=String))
+        )
+        return column.not_in(members) if negated else column.in_(members)
+
+    def _element_type(self, field: str) -> TypeEngine[Any]:
+        kind = self._facts.kinds[field]
+        if kind is int:
+            return BigInteger()
+        if kind is Decimal:  # not the column's scale, which asyncpg would round values to
+            return Numeric(asdecimal=True)
+        return self._facts.column_of[field].type
+
+    def _sqlite_json(self, field: str, values: Sequence[Any]) -> str:
+        """``values`` as SQLite stores them (the column type's own conversion), in JSON."""
+        column_type = self._facts.column_of[field].type.dialect_impl(_SQLITE)
+        convert = column_type.bind_processor(_SQLITE)
+        parts = []
+        for value in values:
+            stored = value if convert is None or value is None else convert(value)
+            if isinstance(stored, float) and not math.isfinite(stored):
+                parts.append("9e999" if stored > 0 else "-9e999")  # SQLite's infinities
+            else:
+                parts.append(json.dumps(stored))
+        return "[" + ",".join(parts) + "]"
 
     def order_by(self, orders: Sequence[Order]) -> list[ColumnElement[Any]]:
         return [

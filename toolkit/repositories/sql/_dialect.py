@@ -14,6 +14,7 @@ from sqlalchemy import Column, Table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ConflictError, ConstraintError, ToolkitError
@@ -67,7 +68,11 @@ class SqlDialect(ABC):
     """The dialect's own ``insert()``, the one with ``on_conflict_do_update``."""
 
     def upsert(
-        self, table: Table, keys: Sequence[str], pk: Column[Any], returning: Sequence[Column[Any]]
+        self,
+        table: Table,
+        keys: Sequence[str],
+        pk: Column[Any],
+        returning: Sequence[ColumnElement[Any]],
     ) -> ReturningInsert[Any]:
         """INSERT of ``keys``; an existing row with the same primary key is updated instead."""
         statement = self.insert(table)

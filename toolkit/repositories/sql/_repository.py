@@ -21,7 +21,7 @@ from toolkit._rows import validate_all, validate_for_write
 from toolkit.errors import NotFoundError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._translate import translate, translate_order
-from toolkit.query._tree import Order, OrderBy, Page, Where
+from toolkit.query._tree import InSet, Order, OrderBy, Page, Where
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.sql._clauses import SqlClauses, sql_clauses
 from toolkit.repositories.sql._connection import SqlConnectionScope
@@ -107,7 +107,7 @@ class SqlRepository(BaseRepository[ModelT]):
             statement: Executable = self._sql.insert  # no key yet: nothing to update
         else:
             statement = self._scope.dialect.upsert(
-                self._sql.facts.table, list(params), self._sql.pk_column, self._sql.facts.columns
+                self._sql.facts.table, list(params), self._sql.pk_column, self._sql.selected
             )
         rows = await self._fetch(statement, params)
         return self._sql.from_row(rows[0])
@@ -120,7 +120,8 @@ class SqlRepository(BaseRepository[ModelT]):
         keys = list(dict.fromkeys(self._sql.facts.coerce_pk(id) for id in keys_of(ids)))
         if not keys:
             return 0
-        statement = delete(self._sql.facts.table).where(self._sql.pk_column.in_(keys))
+        among = InSet(self._sql.facts.pk_name, tuple(keys), negated=False)
+        statement = delete(self._sql.facts.table).where(self._clauses.where(among))
         rows = await self._fetch(statement.returning(self._sql.pk_column), {})
         return len(rows)
 

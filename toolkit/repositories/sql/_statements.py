@@ -9,12 +9,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic
 
-from sqlalchemy import Column, Row, Select, Table, bindparam, delete, insert
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Float,
+    Numeric,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    type_coerce,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from toolkit._model import ModelFacts, ModelT, model_facts
 from toolkit._rows import build_instance, build_many, to_utc
@@ -37,6 +52,7 @@ class SqlStatements(Generic[ModelT]):
     datetime_positions: tuple[int, ...]
     float_positions: tuple[int, ...]
     pk_column: Column[Any]
+    selected: tuple[ColumnElement[Any], ...]  # what SELECT and RETURNING read, in `names` order
     get: Select[Any]
     select_all: Select[Any]  # no order: queries add theirs
     list_all: Select[Any]
@@ -102,6 +118,12 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     columns = facts.columns
     pk = facts.pk_column
     where_pk = pk == bindparam(_PK_PARAM)
+    selected = tuple(
+        type_coerce(column, _ExactDecimal()).label(column.key)
+        if facts.kinds[name] is Decimal and isinstance(column.type, Numeric)
+        else column
+        for name, column in zip(facts.field_names, facts.columns, strict=True)
+    )
     return SqlStatements(
         facts=facts,
         tables=_with_referenced_tables(table),
@@ -124,15 +146,35 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
             if facts.kinds[name] is float
         ),
         pk_column=pk,
-        get=sa_select(*columns).where(where_pk),
-        select_all=sa_select(*columns),
-        list_all=sa_select(*columns).order_by(pk),
-        insert=insert(table).returning(*columns),
-        insert_many=insert(table).returning(*columns, sort_by_parameter_order=True),
-        insert_many_unordered=insert(table).returning(*columns),
-        update=sa_update(table).where(where_pk).returning(*columns),
+        selected=selected,
+        get=sa_select(*selected).where(where_pk),
+        select_all=sa_select(*selected),
+        list_all=sa_select(*selected).order_by(pk),
+        insert=insert(table).returning(*selected),
+        insert_many=insert(table).returning(*selected, sort_by_parameter_order=True),
+        insert_many_unordered=insert(table).returning(*selected),
+        update=sa_update(table).where(where_pk).returning(*selected),
         delete=delete(table).where(where_pk).returning(pk),
     )
+
+
+class _ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal column read back exactly. SQLite keeps a double, which SQLAlchemy turns into a
+    Decimal of ten places (1E-30 would read as 0E-10); the double's shortest text is exact for
+    every Decimal the toolkit stores (`toolkit._values`). Elsewhere the column's own type."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Float())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(repr(value) if isinstance(value, float) else value)
 
 
 def _with_referenced_tables(table: Table) -> tuple[Table, ...]:

@@ -13,30 +13,36 @@ integers at and past the 16-, 32- and 64-bit edges; NaN, infinities, -0.0, subno
 Decimals of any digit count and exponent, NaN and negative zeros; datetimes at the edges of
 years 1 and 9999, with odd offsets and zones, and naive; dates, UUIDs, enum members; JSON with
 NaN, sets, tuples, non-text keys, other objects and deep nesting; text primary keys of any
-characters, ``""`` included. An oracle written here from the rules, not from the toolkit, says
-whether each value is kept (and as what) or refused. Each example writes one row or a batch;
-a kept value must come back exactly from ``create`` and ``get``, be found by ``==`` and
-``in_`` on its own value, and go with ``delete``; a refused one must raise `ValidationError`
-and leave the table empty. A second property stores rows of kept values and checks filters by
-values of the column's type, holdable or not, against Python's own comparisons.
+characters, ``""`` included (up to 600 characters; plain tests try 3,000 and 100,000 once per
+path, so that PostgreSQL's btree entry limit does not stop the property there). An oracle
+written here from the rules, not from the toolkit, says whether each value is kept (and as
+what) or refused. Each example writes one row or a batch; a kept value must come back exactly
+from ``create`` and ``get``, be found by ``==`` and ``in_`` on its own value, and go with
+``delete``; a refused one must raise `ValidationError` and leave the table empty. A second
+property stores rows of kept values and checks filters by values of the column's type,
+holdable or not, against Python's own comparisons.
 
 Where the rules leave a reading open, these tests choose: a Decimal's significant digits are
 counted exactly (trailing zeros stripped without rounding to the context's 28 digits, which
 ``Decimal.normalize`` would do), and its exponent bound applies to ``adjusted()`` as written,
-zeros included (``0E-400`` is refused); JSON depth counts containers, the outermost included
-(100 nested lists are kept, 101 refused); an e-mail address is kept as pydantic's ``EmailStr``
-makes it (the domain lowercased), and found by that form; the datetime read back must carry
-``datetime.UTC`` itself.
+zeros included (``0E-400`` is refused: a plain test tries it on each path, and the properties
+draw no such zero, so that this reading alone cannot stop them); JSON depth counts containers,
+the outermost included (100 nested lists are kept, 101 refused); an e-mail address is kept as
+pydantic's ``EmailStr`` makes it (the domain lowercased), and found by that form; the datetime
+read back must carry ``datetime.UTC`` itself.
 
 One sync test function drives both modes of a backend: the sync repository directly, the async
 one through an `asyncio.Runner` that lives as long as the test (as in
-``tests/test_query_properties.py``). Each example starts from an empty table, emptied by a
-connection of the test's own.
+``tests/test_query_properties.py``). Each example starts from an empty table: emptied by a
+connection of the test's own, unless the previous example counted it empty at its end. A few
+explicit examples (``@hypothesis.example``) pin the edges every run must try.
 
 ``TOOLKIT_VALUE_EXAMPLES`` sets the examples per property and path (default: the value of
 ``TOOLKIT_PROPERTY_EXAMPLES``, else 100, which CI runs); ``TOOLKIT_VALUE_REPORT=/path/file.md``
 writes the outcomes counted per path (kept, refused, raw exceptions, silently changed values,
-`BackendUnavailableError`, ...) as a markdown table when the session ends. The long run::
+`BackendUnavailableError`, ...) as a markdown table when the session ends (a failing
+property's shrinking replays are counted too; a passing run counts each example once). CI
+mode takes about two minutes; the long run, ten times the examples::
 
     TOOLKIT_VALUE_EXAMPLES=1000 TOOLKIT_VALUE_REPORT=values.md \\
         .venv/bin/python -m pytest tests/test_value_properties.py -p no:cacheprovider
@@ -54,7 +60,7 @@ import re
 import struct
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -89,10 +95,12 @@ from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError, ToolkitError, ValidationError
 from toolkit.query import Where
 from toolkit.repositories.base import BaseRepository
+from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.sql._postgres import POSTGRES
 from toolkit.repositories.sql._sqlite import SQLITE
 from toolkit.repositories.sync_base import BaseSyncRepository
+from toolkit.repositories.sync_providers import SyncRepositoryProvider
 from toolkit.storage_dependencies import get_provider
 from toolkit.sync_storage_dependencies import get_sync_provider
 
@@ -219,7 +227,12 @@ class Repo(Generic[M]):
         self._async = asynchronous
         self._runner = runner
 
-    def _call(self, what: str, sync: Callable[[BaseSyncRepository[M]], Any], run: Any) -> Any:
+    def _call(
+        self,
+        what: str,
+        sync: Callable[[BaseSyncRepository[M]], Any],
+        run: Callable[[BaseRepository[M]], Coroutine[Any, Any, Any]],
+    ) -> Any:
         try:
             if self._sync is not None:
                 return sync(self._sync)
@@ -284,18 +297,18 @@ class Store:
 
     One provider serves the whole test. Tables are emptied by a connection of the test's own:
     SQL rows with a DELETE; on Redis the documents the table's key set lists, and the key set
-    (the test's key prefix is its own and is dropped at the end).
+    (the test's key prefix is its own and is dropped at the end). A table the previous example
+    left empty, as its last count showed, is not emptied again.
     """
 
     def __init__(self, settings: Settings, backend: str, mode: str) -> None:
         self.path = PATHS[backend, mode]
         self._settings = settings
-        self._backend = backend
         self._runner = asyncio.Runner() if mode == "async" else None
         self._stack = AsyncExitStack()
         self._sync_stack = ExitStack()
-        self._provider: Any = None
-        self._sync_provider: Any = None
+        self._provider: RepositoryProvider | None = None
+        self._sync_provider: SyncRepositoryProvider | None = None
         self._engine: Engine | None = None
         self._redis: redis.Redis[str] | None = None
         self._used: set[type[SQLModel]] = set()
@@ -611,12 +624,11 @@ def poisoned(draw: st.DrawFn, texts: st.SearchStrategy[str] = short_texts) -> st
 
 
 @st.composite
-def huge_texts(draw: st.DrawFn) -> str:
-    """1,000 to 100,000 characters, from a seed (random, or one short text repeated),
-    sometimes with NUL or a surrogate somewhere."""
-    size = draw(
-        st.sampled_from([1_000, 2_704, 8_192, 65_536, 100_000]) | st.integers(1_000, 100_000)
-    )
+def huge_texts(draw: st.DrawFn, smallest: int = 1_000, largest: int = 100_000) -> str:
+    """``smallest`` to ``largest`` characters, from a seed (random, or one short text
+    repeated), sometimes with NUL or a surrogate somewhere."""
+    edges = [size for size in (1_000, 2_704, 8_192, 65_536, 100_000) if size <= largest]
+    size = draw(st.sampled_from(edges or [largest]) | st.integers(smallest, largest))
     seed = draw(st.integers(0, 2**32))
     if draw(st.booleans()):
         text = "".join(random.Random(seed).choices(BIG_ALPHABET, k=size))
@@ -634,6 +646,15 @@ texts = mix(
     (1, st.just("")),
     (4, poisoned()),
     (1, huge_texts()),
+)
+# Keys up to 600 characters (2,400 bytes of UTF-8 at most): longer ones pass PostgreSQL's
+# btree entry limit, which the plain tests below try once per path rather than letting it
+# stop every property on PostgreSQL before anything else is tried.
+keys = mix(
+    (4, short_texts),
+    (1, st.just("")),
+    (4, poisoned()),
+    (1, huge_texts(100, 600)),
 )
 
 email_locals = st.text(
@@ -715,7 +736,6 @@ SPECIAL_DECIMALS = [
         "0",
         "0.00",
         "0E+5",
-        "0E-400",
         "-0E+3",
         "1E-30",
         "1E+30",
@@ -938,7 +958,7 @@ class Spec:
 TEXT = Spec(ValueText, "text", texts, expect_text, textual=True, filter_values=texts)
 SHORT = Spec(ValueText, "short", texts, expect_short, textual=True, filter_values=texts)
 E_MAIL = Spec(ValueText, "email", emails, expect_email, textual=True, filter_values=emails)
-KEY = Spec(ValueKeyed, "id", texts, expect_key, textual=True, filter_values=texts)
+KEY = Spec(ValueKeyed, "id", keys, expect_key, textual=True, filter_values=texts)
 SMALL = Spec(ValueNumber, "small", integers_for(16), expect_int(16), filter_values=integers_for(16))
 REGULAR = Spec(
     ValueNumber, "regular", integers_for(32), expect_int(32), filter_values=integers_for(32)
@@ -1115,16 +1135,12 @@ MOMENTS = [AT, AT, AT, DAY_SPEC, TOKEN, MOMENT_KEY, MOOD, LEVEL]
 DOCUMENTS = [DATA, ANYTHING]
 
 
-LONG_KEY = "".join(random.Random(9).choices(BIG_ALPHABET, k=3_000))  # past PostgreSQL's btree row
-
-
 @properties
 @slow
 @given(rows=rows_of(TEXTS, [KEY]))
 @hypothesis.example(rows=[(TEXT, "a\x00b")])
 @hypothesis.example(rows=[(TEXT, "x" * 100_000), (E_MAIL, "A_b%c@EXAMPLE.com")])
 @hypothesis.example(rows=[(KEY, "")])
-@hypothesis.example(rows=[(KEY, LONG_KEY)])
 def test_text_and_text_keys_are_kept_exactly_or_refused(
     store: Store, rows: list[tuple[Spec, Any]]
 ) -> None:
@@ -1166,6 +1182,7 @@ def test_datetimes_dates_uuids_and_enum_members_are_kept_exactly_or_refused(
 @slow
 @given(rows=rows_of(DOCUMENTS))
 @hypothesis.example(rows=[(ANYTHING, [2**63, 2**100, True, -0.0, 1.0, "\x00"])])
+@hypothesis.example(rows=[(ANYTHING, 2**63)])
 @hypothesis.example(rows=[(DATA, {"a": (1,)})])
 @hypothesis.example(rows=[(DATA, {"d": nested(99, 1, as_dicts=False)})])
 def test_json_is_kept_exactly_or_refused(store: Store, rows: list[tuple[Spec, Any]]) -> None:
@@ -1292,6 +1309,9 @@ def test_filters_give_the_exact_answer_also_for_values_no_row_can_hold(
 # --- the hostile values of issue 9's table, one by one on every path -----------------------------
 
 
+LONG_KEY = "".join(random.Random(9).choices(BIG_ALPHABET, k=3_000))  # 4,092 bytes of UTF-8
+
+
 @dataclass(frozen=True)
 class Hostile:
     """A value of the issue's table, its field, and what the rule makes of it."""
@@ -1317,6 +1337,12 @@ HOSTILE_VALUES = {
         ValueText, "text", lambda: "a\ud800b", keeps=False
     ),
     "lone surrogate in a str key": Hostile(ValueKeyed, "id", lambda: "\udfff", keeps=False),
+    # Not in the issue's table: a key longer than a PostgreSQL btree entry (2,704 bytes), and
+    # one of 100,000 characters.
+    "str key of 3,000 random characters": Hostile(ValueKeyed, "id", lambda: LONG_KEY, keeps=True),
+    "str key of 100,000 characters": Hostile(
+        ValueKeyed, "id", lambda: ("k%:" * 33_334)[:100_000], keeps=True
+    ),
     "surrogate pair as two code points": Hostile(
         ValueText, "text", lambda: "\ud83d\ude00", keeps=False
     ),

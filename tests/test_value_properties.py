@@ -1141,6 +1141,7 @@ DOCUMENTS = [DATA, ANYTHING]
 @hypothesis.example(rows=[(TEXT, "a\x00b")])
 @hypothesis.example(rows=[(TEXT, "x" * 100_000), (E_MAIL, "A_b%c@EXAMPLE.com")])
 @hypothesis.example(rows=[(KEY, "")])
+@hypothesis.example(rows=[(TEXT, ""), (TEXT, "é" * 32_768)])  # "" and 65,536 bytes of UTF-8
 def test_text_and_text_keys_are_kept_exactly_or_refused(
     store: Store, rows: list[tuple[Spec, Any]]
 ) -> None:

@@ -20,7 +20,7 @@ from uuid import UUID
 import pydantic
 from pydantic import TypeAdapter
 from pydantic_core import ErrorDetails
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlmodel import SQLModel
@@ -163,8 +163,9 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
     kinds = {name: strip_optional(fields[name].annotation) for name in mapped}
     adapters = {name: TypeAdapter(kind) for name, kind in kinds.items()}
     text_fields = frozenset(name for name, adapter in adapters.items() if _is_text(adapter))
+    widths = _index_widths(table)
     checks = {
-        name: value_check(kinds[name], column, name in text_fields)
+        name: value_check(kinds[name], column, name in text_fields, widths.get(column.key, 0))
         for name, column in mapped.items()
     }
     return ModelFacts(
@@ -189,6 +190,18 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         },
         _adapters=adapters,
     )
+
+
+def _index_widths(table: Table) -> dict[str, int]:
+    """Column key -> the most columns of a key, unique constraint or index it is in."""
+    widths: dict[str, int] = {}
+    for group in (*table.indexes, *table.constraints):
+        if not isinstance(group, Index | PrimaryKeyConstraint | UniqueConstraint):
+            continue  # foreign keys and checks make no index
+        columns = list(group.columns)
+        for column in columns:
+            widths[column.key] = max(widths.get(column.key, 0), len(columns))
+    return widths
 
 
 def _is_text(adapter: TypeAdapter[Any]) -> bool:

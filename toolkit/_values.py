@@ -5,6 +5,8 @@ refused before anything is written. Where one backend cannot hold a value, every
 it, so that a model means the same wherever it is stored:
 
 - text: anything but NUL (PostgreSQL refuses it) and surrogate code points (UTF-8 has none);
+  in an indexed column (key, unique, ``index=True``) at most `INDEXED_TEXT_BYTES` of UTF-8,
+  shared among the columns of the index (PostgreSQL's B-tree holds about 2,700 bytes a row);
 - integers: the range of the column's SQL type (``SMALLINT`` 16 bits, ``INTEGER`` 32, which is
   what SQLModel makes of ``int``, ``BIGINT`` 64);
 - floats: finite values and the infinities; not NaN (equal to nothing, and SQLite stores NULL)
@@ -12,7 +14,8 @@ it, so that a model means the same wherever it is stored:
 - Decimals: finite, at most 15 significant digits, exponents -307 to 307, no negative zero
   (SQLite keeps a double, which holds exactly these);
 - JSON: objects with text keys, arrays, text, integers, finite floats, booleans and null, nested
-  at most `JSON_DEPTH` deep; not tuples or sets (they come back as arrays) nor NaN.
+  at most `JSON_DEPTH` deep; not tuples or sets (they come back as arrays) nor NaN; not a bare
+  number (SQLite's JSON column would make it a number of its own: 1.0 comes back as 1).
 
 Each ``*_problem`` function returns what is wrong with a value, or None when it is held.
 """
@@ -30,6 +33,7 @@ from sqlalchemy import JSON, BigInteger, Column, Integer, SmallInteger
 __all__ = [
     "DECIMAL_DIGITS",
     "DECIMAL_EXPONENTS",
+    "INDEXED_TEXT_BYTES",
     "JSON_DEPTH",
     "Beyond",
     "Check",
@@ -50,6 +54,9 @@ DECIMAL_EXPONENTS = range(-307, 308)
 JSON_DEPTH = 100
 """Containers a JSON value may nest."""
 
+INDEXED_TEXT_BYTES = 2_000
+"""UTF-8 bytes of text an index entry may hold, shared among the index's columns."""
+
 Check = Callable[[Any], str | None]
 """What is wrong with a (non-None) value of one field, or None when every backend holds it."""
 
@@ -66,11 +73,15 @@ def int_range(column: Column[Any]) -> range | None:
     return None
 
 
-def value_check(kind: Any, column: Column[Any], text: bool) -> Check | None:
+def value_check(kind: Any, column: Column[Any], text: bool, indexed_with: int) -> Check | None:
     """The check of a field of type ``kind`` (``| None`` removed) stored in ``column``; None
-    when every value pydantic accepts for it is held. ``text``: its values are plain ``str``."""
+    when every value pydantic accepts for it is held. ``text``: its values are plain ``str``;
+    ``indexed_with``: the most columns of an index the column is in (0: none)."""
     if isinstance(column.type, JSON):
         return json_problem
+    if text and indexed_with:
+        room = INDEXED_TEXT_BYTES // indexed_with
+        return lambda value: text_problem(value) or _indexed_text_problem(value, room)
     if text:
         return text_problem
     if kind is float:
@@ -92,6 +103,18 @@ def text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "holds a NUL character, which PostgreSQL cannot store"
     return _surrogate(value)
+
+
+def _indexed_text_problem(value: str, room: int) -> str | None:
+    if len(value) * 4 <= room:  # no character takes more than 4 bytes
+        return None
+    size = len(value.encode())
+    if size <= room:
+        return None
+    return (
+        f"is {size} bytes of UTF-8; an indexed column holds {room} "
+        "(PostgreSQL's index entries hold about 2,700 bytes)"
+    )
 
 
 def _surrogate(value: str) -> str | None:
@@ -134,6 +157,8 @@ def decimal_problem(value: Decimal) -> str | None:
 
 
 def json_problem(value: Any) -> str | None:
+    if type(value) is int or type(value) is float:
+        return "is a bare number, which SQLite's JSON column turns into a number of its own"
     return _json_problem(value, 0)
 
 

@@ -77,7 +77,9 @@ def _gap(facts: ModelFacts[Any], field: str, value: Any) -> _Gap | None:
             return None
         return _beyond(field, high=value > 0)
     if kind is str:
-        return _text_gap(field, value) if field in facts.text_fields else None
+        if field not in facts.text_fields or facts.problem(field, value) is None:
+            return None
+        return _text_gap(field, value)
     if kind is float:
         return _Gap(Never(field), Never(field)) if value != value else None  # NaN: unordered
     if kind is Decimal:
@@ -94,10 +96,10 @@ def _beyond(field: str, *, high: bool) -> _Gap:
     return _Gap(below=Never(field), above=Not(Never(field)))
 
 
-def _text_gap(field: str, value: str) -> _Gap | None:
+def _text_gap(field: str, value: str) -> _Gap:
     found = _UNHELD_CHARACTER.search(value)
-    if found is None:
-        return None
+    if found is None:  # too long for an indexed column: no row equals it, the order holds
+        return _Gap(below=Compare(field, "lt", value), above=Compare(field, "gt", value))
     head = value[: found.start()]
     if found.group() == "\x00":
         # Held text has no NUL: it is below X exactly when it is `head` or below it.

@@ -20,12 +20,24 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-__all__ = ["EXACT_NUMBERS", "FieldCodec", "dumps", "field_codec", "unicode_text"]
+__all__ = [
+    "EXACT_NUMBERS",
+    "TAG_BYTES",
+    "FieldCodec",
+    "dumps",
+    "field_codec",
+    "is_long",
+    "unicode_text",
+]
 
 _INT64 = range(-(2**63), 2**63)
 
 EXACT_NUMBERS = 2**53
 """Doubles, which the search index holds numbers as, hold every integer below this exactly."""
+
+TAG_BYTES = 2**16
+"""The search index keeps a tag's length in 16 bits: a text of this many UTF-8 bytes or more is
+indexed as its first (length mod 2**16) bytes, the tag of some shorter text."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
@@ -53,8 +65,12 @@ def field_codec(name: str, kind: Any, adapter: TypeAdapter[Any], text: bool) -> 
     if kind is bool:
         return FieldCodec(name, _identity, bool, lambda v: "1" if v else "0", bool)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        stored = int if all(isinstance(m.value, int) for m in kind) else str
-        return FieldCodec(name, lambda v: v.value, kind, lambda v: str(v.value), stored)
+        values = [member.value for member in kind]
+        if all(type(value) is int and value in _INT64 for value in values):
+            return FieldCodec(name, lambda v: v.value, kind, lambda v: str(v.value), int)
+        if all(isinstance(value, int) for value in values):  # beyond what RedisJSON keeps
+            return FieldCodec(name, lambda v: str(v.value), lambda v: kind(int(v)), str, str)
+        return FieldCodec(name, lambda v: v.value, kind, lambda v: str(v.value), str)
     if kind is int:
         return FieldCodec(name, _int64, int, _int64_text, int)
     if kind is float:
@@ -102,6 +118,11 @@ def _is_json_container(kind: Any) -> bool:
     if origin is Any or origin in (dict, list, tuple, set, frozenset):
         return True
     return isinstance(origin, type) and issubclass(origin, (Mapping, BaseModel))
+
+
+def is_long(text: str) -> bool:
+    """Whether the index holds ``text`` as the tag of a shorter one (see `TAG_BYTES`)."""
+    return len(text) * 4 >= TAG_BYTES and len(text.encode()) >= TAG_BYTES
 
 
 def _text(value: str) -> str:

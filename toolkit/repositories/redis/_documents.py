@@ -22,6 +22,7 @@ from toolkit.repositories.redis._codecs import (
     FieldCodec,
     dumps,
     field_codec,
+    is_long,
     unicode_text,
 )
 
@@ -44,6 +45,7 @@ class RedisTable(Generic[ModelT]):
     indexed: frozenset[str]  # the fields the search index holds
     generates_keys: bool  # an integer primary key: the store numbers rows given none
     wide_capable: tuple[str, ...]  # integer and datetime fields: stored integers of any width
+    tagged_text: tuple[str, ...]  # text fields the index holds as tags
 
     def pk_token(self, id: object) -> str:
         """The token of primary key ``id``; `ValidationError` for one of another type or one
@@ -84,7 +86,12 @@ class RedisTable(Generic[ModelT]):
             for name in self.wide_capable
             if name in document and not -EXACT_NUMBERS < document[name] < EXACT_NUMBERS
         ]
-        if wide:  # the script notes them: the index orders such values inexactly
+        wide += [
+            name
+            for name in self.tagged_text
+            if isinstance(text := document.get(name), str) and is_long(text)
+        ]
+        if wide:  # the script notes them: the index orders or matches such values inexactly
             keys["w"] = wide
         document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
@@ -129,6 +136,7 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
         wide_capable=tuple(
             name for name, kind in facts.kinds.items() if kind is int or kind is datetime
         ),
+        tagged_text=tuple(sorted(facts.text_fields)),
         indexed=frozenset(
             name
             for name, column in columns.items()

@@ -12,6 +12,7 @@ records (`_gated`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
@@ -58,7 +59,8 @@ class RedisReader(Generic[ModelT]):
         self._search = redis_search(model)
         self._gate = packed("EXISTS", self._keys.gate)
         # The fields that have ever held an integer beyond 2**53, which the index holds as a
-        # rounded double and so cannot order exactly: where an order needs one, order here.
+        # rounded double and so cannot order exactly (where an order needs one, order here),
+        # or a text the index holds as the tag of a shorter one (match such fields here).
         self._wide = ("SMEMBERS", self._keys.wide)
         self._unique = unique_hashes(self._table, self._keys)
         self._pk = self._table.facts.pk_name
@@ -97,13 +99,14 @@ class RedisReader(Generic[ModelT]):
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = await self._by_key(keys, condition)
         else:
-            plan = self._search.plan(condition, orders)
+            plan = await self._plan(condition, orders)
             if plan.query == NONE or limit == 0:
                 return []
             window = await self._window(plan, offset, limit)
             if window is not None:
                 return window
-            if plan.sorted_exactly and await self._ordered_exactly(plan):
+            noted = await self._noted() if plan.sorted_exactly and plan.wide else set()
+            if plan.sorted_exactly and not noted.intersection(plan.wide):
                 # The rows checked here, read in the index's order up to the window's end.
                 return await self._found(plan, condition, offset=offset, limit=limit)
             rows = await self._found(plan, condition, unordered=True)  # ordered here
@@ -126,7 +129,7 @@ class RedisReader(Generic[ModelT]):
         unique = unique_value(condition, self._table, self._unique)
         if unique is not None:
             return len(await self._by_unique(*unique, condition))
-        plan = self._search.plan(condition, ())
+        plan = await self._plan(condition, ())
         if plan.query == NONE:
             return 0
         if plan.exact:
@@ -158,13 +161,10 @@ class RedisReader(Generic[ModelT]):
         try:
             raw = await self._read_one("", self._keys.document(pk_token))
         except _Gated:
-
-            async def read() -> Any:
-                return await self._scope.command(
-                    self._table, "JSON.GET", self._keys.document(pk_token)
-                )
-
-            raw, view = await self._consistently(read)
+            key = self._keys.document(pk_token)
+            raw, view = await self._consistently(
+                lambda: self._scope.command(self._table, "JSON.GET", key)
+            )
             if pk_token in view.hidden:
                 return None
             if pk_token in view.replaced:
@@ -176,7 +176,7 @@ class RedisReader(Generic[ModelT]):
         try:
             keys = keyed(condition, self._pk)
             if keys is None:
-                plan = self._search.plan(condition, ())
+                plan = await self._plan(condition, ())
                 return await self._found(plan, condition, unordered=True)
             return await self._by_key(keys, condition)
         except _Gated:
@@ -212,7 +212,7 @@ class RedisReader(Generic[ModelT]):
         """The rows that match ``condition`` as readers see them while staged batches are in
         progress: the index's candidates, checked here, less the rows the batches hide, with
         the rows they change as they were."""
-        plan = self._search.plan(condition, ())
+        plan = await self._plan(condition, ())
 
         async def candidates() -> list[Row]:
             rows: list[Row] = []
@@ -388,9 +388,14 @@ class RedisReader(Generic[ModelT]):
             raise _Gated
         return search_rows(self._table, reply) if not set(plan.wide) & set(wide) else None
 
-    async def _ordered_exactly(self, plan: SearchPlan) -> bool:
-        """Whether the index orders the rows as the plan's orders do (see `_wide`)."""
-        if not plan.wide:
-            return True
-        wide = await self._scope.command(self._table, *self._wide)
-        return not set(plan.wide) & set(wide)
+    async def _plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
+        """The plan, inexact where it matches by tag a field that held a long text (a tag
+        shared with a shorter text: see `TAG_BYTES`)."""
+        plan = self._search.plan(condition, orders)
+        if plan.exact and plan.tagged and set(plan.tagged) & await self._noted():
+            return dataclasses.replace(plan, exact=False)
+        return plan
+
+    async def _noted(self) -> set[Any]:
+        """The fields the index holds some value of inexactly (see `_wide`)."""
+        return set(await self._scope.command(self._table, *self._wide))

@@ -44,7 +44,7 @@ def search_fields(described: RedisTable[Any]) -> dict[str, IndexedField]:
             fields[name] = IndexedField(name, False, (False, True), True, False)
         elif isinstance(kind, type) and issubclass(kind, enum.Enum):
             members = tuple(kind)
-            stored = [member.value for member in members]
+            stored = [codec.encode(member) for member in members]  # as the index orders them
             numeric = codec.stored_type is int
             fields[name] = IndexedField(name, numeric, members, stored == sorted(stored), False)
         elif codec.stored_type is int:  # int, datetime (microseconds), date (days)

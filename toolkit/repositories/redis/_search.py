@@ -34,7 +34,7 @@ from toolkit.query._tree import (
     Order,
     StartsWith,
 )
-from toolkit.repositories.redis._codecs import EXACT_NUMBERS
+from toolkit.repositories.redis._codecs import EXACT_NUMBERS, is_long
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._schema import IndexedField, search_fields
 
@@ -63,6 +63,7 @@ class SearchPlan:
     sort: tuple[str, ...]  # FT.AGGREGATE arguments: the APPLYs, then SORTBY n keys...
     sorted_exactly: bool  # the index orders the rows as the query's orders do
     wide: tuple[str, ...]  # ordered fields the index orders inexactly if they hold wide values
+    tagged: tuple[str, ...]  # text fields matched by tag: inexact if they hold long texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,9 @@ class Search:
         params: list[str] = []
         truth = _NO_FILTER if condition is None else self._truth(condition, params)
         sort, sorted_exactly, wide = self._sort(orders)
+        tagged = tuple(sorted(_fields_of(condition).intersection(self._table.tagged_text)))
         return SearchPlan(
-            truth.true, tuple(params), truth.true_exact, sort, sorted_exactly, tuple(wide)
+            truth.true, tuple(params), truth.true_exact, sort, sorted_exactly, tuple(wide), tagged
         )
 
     # --- conditions ----------------------------------------------------------------------------
@@ -231,7 +233,8 @@ class Search:
             return _Truth(true, false, True, True)
         if op in ("eq", "ne") and "\x00" not in stored:  # a tag ends at a NUL
             equal = f"@{field}:{{{_tag(stored, params)}}}"
-            truth = _Truth(equal, ALL, True, False)  # "not this string": no positive query
+            exact = not is_long(stored)  # a long text's tag is that of a shorter one
+            truth = _Truth(equal, ALL, exact, False)  # "not this string": no positive query
             return truth if op == "eq" else truth.negated()
         return _WIDE  # no ranges on tags: strings and UUIDs order in Python
 
@@ -334,6 +337,18 @@ def _tag(value: str, params: list[str]) -> str:
     name = f"v{len(params) // 2}"
     params += [name, value.replace("\\", "\\\\")]  # a parameter's backslashes are escapes
     return f"${name}"
+
+
+def _fields_of(condition: Condition | None) -> set[str]:
+    """The fields ``condition`` compares with values (or matches to sets of them)."""
+    match condition:
+        case Compare(field=field) | InSet(field=field):
+            return {field}
+        case Not(item=item):
+            return _fields_of(item)
+        case And(items=items) | Or(items=items):
+            return set().union(*(_fields_of(item) for item in items))
+    return set()
 
 
 def _all_of(parts: list[str]) -> str:

@@ -14,6 +14,7 @@ records (`_gated`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
@@ -61,7 +62,8 @@ class SyncRedisReader(Generic[ModelT]):
         self._search = redis_search(model)
         self._gate = packed("EXISTS", self._keys.gate)
         # The fields that have ever held an integer beyond 2**53, which the index holds as a
-        # rounded double and so cannot order exactly: where an order needs one, order here.
+        # rounded double and so cannot order exactly (where an order needs one, order here),
+        # or a text the index holds as the tag of a shorter one (match such fields here).
         self._wide = ("SMEMBERS", self._keys.wide)
         self._unique = unique_hashes(self._table, self._keys)
         self._pk = self._table.facts.pk_name
@@ -100,13 +102,14 @@ class SyncRedisReader(Generic[ModelT]):
         if keys is not None:  # the rows of given keys: read by key, checked and ordered here
             rows = self._by_key(keys, condition)
         else:
-            plan = self._search.plan(condition, orders)
+            plan = self._plan(condition, orders)
             if plan.query == NONE or limit == 0:
                 return []
             window = self._window(plan, offset, limit)
             if window is not None:
                 return window
-            if plan.sorted_exactly and self._ordered_exactly(plan):
+            noted = self._noted() if plan.sorted_exactly and plan.wide else set()
+            if plan.sorted_exactly and not noted.intersection(plan.wide):
                 # The rows checked here, read in the index's order up to the window's end.
                 return self._found(plan, condition, offset=offset, limit=limit)
             rows = self._found(plan, condition, unordered=True)  # ordered here
@@ -129,7 +132,7 @@ class SyncRedisReader(Generic[ModelT]):
         unique = unique_value(condition, self._table, self._unique)
         if unique is not None:
             return len(self._by_unique(*unique, condition))
-        plan = self._search.plan(condition, ())
+        plan = self._plan(condition, ())
         if plan.query == NONE:
             return 0
         if plan.exact:
@@ -161,11 +164,10 @@ class SyncRedisReader(Generic[ModelT]):
         try:
             raw = self._read_one("", self._keys.document(pk_token))
         except _Gated:
-
-            def read() -> Any:
-                return self._scope.command(self._table, "JSON.GET", self._keys.document(pk_token))
-
-            raw, view = self._consistently(read)
+            key = self._keys.document(pk_token)
+            raw, view = self._consistently(
+                lambda: self._scope.command(self._table, "JSON.GET", key)
+            )
             if pk_token in view.hidden:
                 return None
             if pk_token in view.replaced:
@@ -177,7 +179,7 @@ class SyncRedisReader(Generic[ModelT]):
         try:
             keys = keyed(condition, self._pk)
             if keys is None:
-                plan = self._search.plan(condition, ())
+                plan = self._plan(condition, ())
                 return self._found(plan, condition, unordered=True)
             return self._by_key(keys, condition)
         except _Gated:
@@ -213,7 +215,7 @@ class SyncRedisReader(Generic[ModelT]):
         """The rows that match ``condition`` as readers see them while staged batches are in
         progress: the index's candidates, checked here, less the rows the batches hide, with
         the rows they change as they were."""
-        plan = self._search.plan(condition, ())
+        plan = self._plan(condition, ())
 
         def candidates() -> list[Row]:
             rows: list[Row] = []
@@ -389,9 +391,14 @@ class SyncRedisReader(Generic[ModelT]):
             raise _Gated
         return search_rows(self._table, reply) if not set(plan.wide) & set(wide) else None
 
-    def _ordered_exactly(self, plan: SearchPlan) -> bool:
-        """Whether the index orders the rows as the plan's orders do (see `_wide`)."""
-        if not plan.wide:
-            return True
-        wide = self._scope.command(self._table, *self._wide)
-        return not set(plan.wide) & set(wide)
+    def _plan(self, condition: Condition | None, orders: Sequence[Order]) -> SearchPlan:
+        """The plan, inexact where it matches by tag a field that held a long text (a tag
+        shared with a shorter text: see `TAG_BYTES`)."""
+        plan = self._search.plan(condition, orders)
+        if plan.exact and plan.tagged and set(plan.tagged) & self._noted():
+            return dataclasses.replace(plan, exact=False)
+        return plan
+
+    def _noted(self) -> set[Any]:
+        """The fields the index holds some value of inexactly (see `_wide`)."""
+        return set(self._scope.command(self._table, *self._wide))

@@ -87,7 +87,9 @@ class PostgresDialect(SqlDialect):
             return None
         if state.startswith("23"):
             return self.integrity_error_kind(orig)
-        if state.startswith("22"):  # data exception: a value the column cannot hold
+        # A data exception (a value the column cannot hold) or a program limit (an index entry
+        # too large): the data is at fault, not the server.
+        if state.startswith(("22", "54")):
             return ValidationError
         if state[:2] in _UNAVAILABLE_CLASSES or state in _UNFIT_SCHEMA:
             return BackendUnavailableError

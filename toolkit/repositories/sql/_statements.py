@@ -174,7 +174,11 @@ class _ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None or isinstance(value, Decimal):
             return value
-        return Decimal(repr(value) if isinstance(value, float) else value)
+        if isinstance(value, int | float):
+            # SQLite keeps a whole double that fits 64 bits as an INTEGER: 1.15292150461E+18
+            # comes back as 1152921504609999872, the double's exact value, not the Decimal's.
+            return Decimal(repr(float(value)))
+        return Decimal(value)
 
 
 def _with_referenced_tables(table: Table) -> tuple[Table, ...]:

@@ -3,10 +3,13 @@ that run into each other's keys, a unique constraint over two columns, a 64-bit 
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import NonNegativeInt, condecimal
 from sqlalchemy import BigInteger, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Counted", "Pair", "Prefixed", "PrefixedLonger"]
+__all__ = ["Constrained", "Counted", "Pair", "Prefixed", "PrefixedLonger"]
 
 
 class Prefixed(SQLModel, table=True):
@@ -48,3 +51,14 @@ class Counted(SQLModel, table=True):
     )
     amount: int | None = Field(default=None, sa_type=BigInteger)
     note: str | None = None
+
+
+class Constrained(SQLModel, table=True):
+    """Optional fields of constrained types: ``Annotated`` inside ``X | None``."""
+
+    __tablename__ = "hostile_constrained"
+
+    id: int | None = Field(default=None, primary_key=True)
+    count: NonNegativeInt | None = None
+    ratio: Annotated[float, "a documented float"] | None = None
+    amount: condecimal(max_digits=30, decimal_places=20) | None = None  # type: ignore[valid-type]

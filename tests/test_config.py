@@ -282,6 +282,13 @@ def test_settings_are_frozen_and_hashable_by_value() -> None:
 # --- .env files ----------------------------------------------------------------------------------
 
 
+def test_a_dotenv_file_that_is_not_utf8_is_a_configuration_error(tmp_path: Path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_bytes(b"STORAGE_BACKEND=sqlite\nREDIS_KEY_PREFIX=\xff\n")
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        Settings.from_env({}, env_file=env_file)
+
+
 def test_a_dotenv_file_is_read_beneath_the_environment(tmp_path: Path) -> None:
     env_file = tmp_path / "app.env"
     env_file.write_text(
@@ -506,12 +513,22 @@ def test_a_wrong_or_malformed_url_is_a_configuration_error_without_the_password(
         (
             "connect_timeout=abc",
             "POSTGRES_DATABASE_URL option 'connect_timeout' must be a whole number of seconds, "
-            "1 or more, not 'abc'",
+            "1 to 86400, not 'abc'",
         ),
         (
             "connect_timeout=0",
             "POSTGRES_DATABASE_URL option 'connect_timeout' must be a whole number of seconds, "
-            "1 or more, not '0'",
+            "1 to 86400, not '0'",
+        ),
+        (
+            "connect_timeout=%C2%B2",
+            "POSTGRES_DATABASE_URL option 'connect_timeout' must be a whole number of seconds, "
+            "1 to 86400, not '\u00b2'",
+        ),
+        (
+            "connect_timeout=99999999999999999999",
+            "POSTGRES_DATABASE_URL option 'connect_timeout' must be a whole number of seconds, "
+            "1 to 86400, not '99999999999999999999'",
         ),
         (
             "options=statement_timeout%3D5",
@@ -585,12 +602,18 @@ def test_libpq_options_are_given_to_each_driver_in_its_own_terms() -> None:
     [
         (
             "socket_timeout=abc",
-            "REDIS_URL option 'socket_timeout' must be a positive number of seconds, not 'abc'",
+            "REDIS_URL option 'socket_timeout' must be a positive number of seconds, at most "
+            "86400, not 'abc'",
         ),
         (
             "socket_connect_timeout=-1",
             "REDIS_URL option 'socket_connect_timeout' must be a positive number of seconds, "
-            "not '-1'",
+            "at most 86400, not '-1'",
+        ),
+        (
+            "socket_connect_timeout=1e308",
+            "REDIS_URL option 'socket_connect_timeout' must be a positive number of seconds, "
+            "at most 86400, not '1e308'",
         ),
         (
             "socket_keepalive=maybe",
@@ -598,7 +621,7 @@ def test_libpq_options_are_given_to_each_driver_in_its_own_terms() -> None:
         ),
         (
             "health_check_interval=often",
-            "REDIS_URL option 'health_check_interval' must be a number of seconds, 0 or more, "
+            "REDIS_URL option 'health_check_interval' must be a number of seconds, 0 to 86400, "
             "not 'often'",
         ),
         (

@@ -72,6 +72,7 @@ class ModelFacts(Generic[ModelT]):
     text_fields: frozenset[str]  # values are plain ``str``: strings, constrained or e-mail
     by_alias: bool  # fields with aliases: validate by field name all the same
     checks: tuple[tuple[str, Check], ...]  # what every backend holds, for the fields it limits
+    check_of: dict[str, Check]  # the same, by field
     int_ranges: dict[str, range]  # integer field -> the integers its column holds
     _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
@@ -102,10 +103,8 @@ class ModelFacts(Generic[ModelT]):
 
     def problem(self, name: str, value: Any) -> str | None:
         """What keeps a backend from holding ``value`` in field ``name``, or None."""
-        for field_name, check in self.checks:
-            if field_name == name:
-                return check(value)
-        return None
+        check = self.check_of.get(name)
+        return None if check is None else check(value)
 
     def coerce(self, name: str, raw: Any) -> Any:
         """A value compared with field ``name`` (a filter's, a cursor's), as the field types it:
@@ -183,6 +182,7 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         text_fields=text_fields,
         by_alias=any(fields[name].alias not in (None, name) for name in mapped),
         checks=tuple((name, check) for name, check in checks.items() if check is not None),
+        check_of={name: check for name, check in checks.items() if check is not None},
         int_ranges={
             name: held
             for name, column in mapped.items()
@@ -235,11 +235,14 @@ def keys_of(ids: Iterable[PrimaryKey]) -> Iterable[PrimaryKey]:
 
 
 def strip_optional(annotation: Any) -> Any:
-    """``X | None`` -> ``X``; anything else unchanged."""
+    """The type of a field's values: ``X | None`` -> ``X``, and ``Annotated[X, ...]`` (a
+    constrained type, such as ``PositiveInt``) -> ``X``; anything else unchanged."""
     if typing.get_origin(annotation) in (typing.Union, UnionType):
         args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         if len(args) == 1:
-            return args[0]
+            annotation = args[0]
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     return annotation
 
 

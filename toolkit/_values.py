@@ -163,31 +163,38 @@ def json_problem(value: Any) -> str | None:
 
 
 def _json_problem(value: Any, depth: int) -> str | None:
-    kind = type(value)
-    if kind is str:
-        return _surrogate(value)
-    if kind is int or kind is bool or value is None:
-        return None
-    if kind is float:
-        return None if math.isfinite(value) else f"holds {value}, which JSON has no form for"
-    if kind is dict or kind is list:
-        if depth == JSON_DEPTH:
-            return f"nests more than {JSON_DEPTH} levels deep"
-        if kind is list:
-            items = value
-        else:
-            for key in value:
-                if type(key) is not str:
-                    return f"has the key {key!r}: JSON keys are text"
-            items = [*value, *value.values()]
-        for item in items:
-            problem = _json_problem(item, depth + 1)
-            if problem is not None:
-                return problem
-        return None
-    if kind is tuple:
-        return "holds a tuple, which comes back as a list: give a list"
-    return f"holds a {kind.__name__}, which JSON has no form for"
+    """Walked without recursion: each level's containers, then the next level's."""
+    level = [value]
+    while level:
+        inner: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is str:
+                if not item.isascii() and (problem := _surrogate(item)) is not None:
+                    return problem
+            elif kind is dict:
+                if depth == JSON_DEPTH:
+                    return f"nests more than {JSON_DEPTH} levels deep"
+                for key in item:
+                    if type(key) is not str:
+                        return f"has the key {key!r}: JSON keys are text"
+                    if not key.isascii() and (problem := _surrogate(key)) is not None:
+                        return problem
+                inner.extend(item.values())
+            elif kind is list:
+                if depth == JSON_DEPTH:
+                    return f"nests more than {JSON_DEPTH} levels deep"
+                inner.extend(item)
+            elif kind is float:
+                if item - item != 0.0:  # NaN or an infinity
+                    return f"holds {item}, which JSON has no form for"
+            elif kind is tuple:
+                return "holds a tuple, which comes back as a list: give a list"
+            elif not (kind is int or kind is bool or item is None):
+                return f"holds a {kind.__name__}, which JSON has no form for"
+        depth += 1  # the containers around the next level's items
+        level = inner
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,7 +253,10 @@ def _env_file_variables(
     """The variables of ``env_file``, read by pydantic-settings; none when it is missing."""
     if env_file is None or not Path(env_file).expanduser().is_file():
         return {}
-    return DotEnvSettingsSource(cls, env_file=env_file).env_vars
+    try:
+        return DotEnvSettingsSource(cls, env_file=env_file).env_vars
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"the settings file {env_file} cannot be read: {exc}") from exc
 
 
 def _ours(

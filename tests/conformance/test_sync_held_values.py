@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import not_
+from sqlalchemy import not_, or_
 from sqlmodel import col
 
 from models import Gadget, UserAccount
+from tests.hostile_models import Constrained
 from toolkit.config import Settings
 from toolkit.errors import ValidationError
 from toolkit.repositories.sync_base import BaseSyncRepository
@@ -172,3 +173,36 @@ def test_startswith_is_literal_and_case_sensitive_on_an_email_column(
 
 def ids_of(rows: Sequence[UserAccount]) -> list[int | None]:
     return [row.id for row in rows]
+
+
+def test_optional_fields_of_constrained_types_follow_the_rule_too(
+    provider: SyncRepositoryProvider,
+) -> None:
+    """Found: ``NonNegativeInt | None`` and the like (``Annotated`` inside an optional) escaped
+    the rule: 2**40 stored on SQLite and Redis, NaN kept on PostgreSQL, a 20-place Decimal read
+    as ``0E-10`` on SQLite, and filters held to the type's constraints."""
+    repository = provider.get_repository(Constrained)
+    for bad in (
+        Constrained(count=2**40),
+        Constrained(ratio=float("nan")),
+        Constrained(ratio=-0.0),
+        Constrained(amount=Decimal("1.0000000000000001")),
+    ):
+        with pytest.raises(ValidationError):
+            repository.create(bad)
+    row = repository.create(Constrained(count=7, ratio=0.5, amount=Decimal("1E-15")))
+    assert (repository.get_one(row.id or 0)).amount == Decimal("1E-15")
+    assert repository.count() == 1
+    count = col(Constrained.count)
+    assert repository.count(count > -5) == 1  # typed, not held to the constraint
+    assert repository.count(count == 2**40) == 0
+    assert repository.count(count < 2**40) == 1
+
+
+def test_many_in_lists_in_one_condition_take_no_parameter_each(
+    repository: BaseSyncRepository[Gadget], gadgets: list[Gadget]
+) -> None:
+    """Found: 70 lists of 500 values (35,000 in all) broke asyncpg's 32,767 parameters."""
+    quantity = col(Gadget.quantity)
+    lists = [quantity.in_(range(start, start + 500)) for start in range(-1_000, 34_000, 500)]
+    assert ids(repository.list(or_(*lists))) == [ids(gadgets)[1]]  # quantity 0

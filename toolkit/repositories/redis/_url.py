@@ -7,7 +7,6 @@ would not take, or a value it would misread, is a `ConfigurationError` naming it
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +21,19 @@ _FALSE = {"0", "false", "no", "off"}
 _CERT_REQUIREMENTS = ("none", "optional", "required")
 
 
+_LONGEST_WAIT = 86_400.0  # seconds: a day (socket timeouts beyond it overflow)
+
+
 def _seconds(value: str) -> float:
     seconds = float(value)
-    if not (math.isfinite(seconds) and seconds > 0):
+    if not 0 < seconds <= _LONGEST_WAIT:  # NaN fails too
         raise ValueError
     return seconds
 
 
 def _interval(value: str) -> float:
     seconds = float(value)
-    if not (math.isfinite(seconds) and seconds >= 0):
+    if not 0 <= seconds <= _LONGEST_WAIT:
         raise ValueError
     return seconds
 
@@ -54,9 +56,9 @@ def _text(value: str) -> str:
 
 # Each option, how it is read, and what a valid value is (for the message of an invalid one).
 _OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "socket_timeout": (_seconds, "a positive number of seconds"),
-    "socket_connect_timeout": (_seconds, "a positive number of seconds"),
-    "health_check_interval": (_interval, "a number of seconds, 0 or more"),
+    "socket_timeout": (_seconds, "a positive number of seconds, at most 86400"),
+    "socket_connect_timeout": (_seconds, "a positive number of seconds, at most 86400"),
+    "health_check_interval": (_interval, "a number of seconds, 0 to 86400"),
     "socket_keepalive": (_flag, "true or false"),
     "client_name": (_text, "a name"),
 }

@@ -61,6 +61,7 @@ from toolkit.repositories.sql._dialect import SqlDialect
 __all__ = ["SqlClauses", "sql_clauses"]
 
 _LONG_LIST = 500  # values in an IN list beyond which they travel as one parameter
+_PARAMETERS = 10_000  # values in one condition's IN lists beyond which each list is one
 _SQLITE = pysqlite.dialect()  # how SQLite stores each type (aiosqlite converts alike)
 
 
@@ -73,6 +74,11 @@ class SqlClauses:
         self._dialect = "postgresql" if dialect.name == "postgres" else dialect.name
 
     def where(self, condition: Condition) -> ColumnElement[bool]:
+        """The clause of ``condition``. Its IN lists travel as one parameter each where they
+        are long, or where together they hold more values than a driver takes."""
+        return self._where(condition, pack=_values_in(condition) > _PARAMETERS)
+
+    def _where(self, condition: Condition, *, pack: bool) -> ColumnElement[bool]:
         match condition:
             case Compare(field=field, op=op, value=value):
                 if op in ("eq", "ne"):
@@ -84,7 +90,7 @@ class SqlClauses:
                 clause: ColumnElement[bool] = OPERATORS[op](target, bound)
                 return clause
             case InSet(field=field, values=values, negated=negated):
-                return self._in_set(field, values, negated)
+                return self._in_set(field, values, negated, pack=pack)
             case IsNull(field=field, negated=negated):
                 plain = self._facts.column_of[field]
                 return plain.is_not(None) if negated else plain.is_(None)
@@ -97,28 +103,32 @@ class SqlClauses:
                 head = func.substr(self._facts.column_of[field], 1, len(prefix))
                 return head != prefix if negated else head == prefix
             case Not(item=item):
-                return not_(self.where(item))
+                return not_(self._where(item, pack=pack))
             case And(items=items):
-                return and_(*(self.where(item) for item in items))
+                return and_(*(self._where(item, pack=pack) for item in items))
             case Or(items=items):
-                return or_(*(self.where(item) for item in items))
+                return or_(*(self._where(item, pack=pack) for item in items))
             case _:
                 assert_never(condition)
 
-    def _in_set(self, field: str, values: Sequence[Any], negated: bool) -> ColumnElement[bool]:
+    def _in_set(
+        self, field: str, values: Sequence[Any], negated: bool, *, pack: bool
+    ) -> ColumnElement[bool]:
         column = self._column(field)
-        if len(values) <= _LONG_LIST:
-            bounds = [self._bound(field, value) for value in values]
-            return column.not_in(bounds) if negated else column.in_(bounds)
-        # A parameter per value would break the drivers' limits (asyncpg: 32,767; SQLite
-        # builds: 999 to 250,000): one parameter holds them all.
-        if self._dialect == "postgresql":
-            array = bindparam(None, list(values), type_=ARRAY(self._element_type(field)))
-            return column != all_(array) if negated else column == any_(array)
-        members: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(bindparam(None, self._sqlite_json(field, values), type_=String))
-        )
-        return column.not_in(members) if negated else column.in_(members)
+        if len(values) > (1 if pack else _LONG_LIST):
+            # A parameter per value would break the drivers' limits (asyncpg: 32,767; SQLite
+            # builds: 999 to 250,000): one parameter holds them all.
+            if self._dialect == "postgresql":
+                array = bindparam(None, list(values), type_=ARRAY(self._element_type(field)))
+                return column != all_(array) if negated else column == any_(array)
+            encoded = self._sqlite_json(field, values)
+            if encoded is not None:
+                members: Select[Any] = select(literal_column("value")).select_from(
+                    func.json_each(bindparam(None, encoded, type_=String))
+                )
+                return column.not_in(members) if negated else column.in_(members)
+        bounds = [self._bound(field, value) for value in values]
+        return column.not_in(bounds) if negated else column.in_(bounds)
 
     def _element_type(self, field: str) -> TypeEngine[Any]:
         kind = self._facts.kinds[field]
@@ -128,8 +138,9 @@ class SqlClauses:
             return Numeric(asdecimal=True)
         return self._facts.column_of[field].type
 
-    def _sqlite_json(self, field: str, values: Sequence[Any]) -> str:
-        """``values`` as SQLite stores them (the column type's own conversion), in JSON."""
+    def _sqlite_json(self, field: str, values: Sequence[Any]) -> str | None:
+        """``values`` as SQLite stores them (the column type's own conversion), in JSON; None
+        for values JSON has no form for (bytes), which travel one parameter each."""
         column_type = self._facts.column_of[field].type.dialect_impl(_SQLITE)
         convert = column_type.bind_processor(_SQLITE)
         parts = []
@@ -137,8 +148,10 @@ class SqlClauses:
             stored = value if convert is None or value is None else convert(value)
             if isinstance(stored, float) and not math.isfinite(stored):
                 parts.append("9e999" if stored > 0 else "-9e999")  # SQLite's infinities
-            else:
+            elif stored is None or isinstance(stored, int | float | str):
                 parts.append(json.dumps(stored))
+            else:
+                return None
         return "[" + ",".join(parts) + "]"
 
     def order_by(self, orders: Sequence[Order]) -> list[ColumnElement[Any]]:
@@ -178,6 +191,18 @@ class SqlClauses:
         if kind is bool:  # SQL refuses `flag > true`; as integers, false < true
             return cast(column, Integer)
         return self._column(field)
+
+
+def _values_in(condition: Condition) -> int:
+    """How many values the IN lists of ``condition`` hold."""
+    match condition:
+        case InSet(values=values):
+            return len(values)
+        case Not(item=item):
+            return _values_in(item)
+        case And(items=items) | Or(items=items):
+            return sum(_values_in(item) for item in items)
+    return 0
 
 
 @functools.cache

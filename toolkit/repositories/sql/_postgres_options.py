@@ -111,10 +111,13 @@ def without_options(url: URL) -> URL:
     return url.set(query={name: value for name, value in url.query.items() if name in _IN_URL})
 
 
+_LONGEST_WAIT = 86_400  # seconds: a day, within what both drivers take
+
+
 def _seconds(value: str, setting: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= _LONGEST_WAIT:
         raise ConfigurationError(
-            f"{setting} option 'connect_timeout' must be a whole number of seconds, 1 or more, "
+            f"{setting} option 'connect_timeout' must be a whole number of seconds, 1 to 86400, "
             f"not {value!r}"
         )
     return int(value)

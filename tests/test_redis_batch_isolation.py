@@ -146,13 +146,15 @@ async def test_a_batch_cancelled_part_way_is_rolled_back(redis_settings: Setting
         async with get_provider("redis", settings=redis_settings) as provider:
             teams = provider.get_repository(Team)
             await teams.count()
+            # Twenty chunks: staging lasts long enough to be seen under any load.
             writing = asyncio.create_task(
-                teams.create_many(Team(name=f"team {n}") for n in range(ROWS))
+                teams.create_many(Team(name=f"team {n}") for n in range(20_000))
             )
             for _ in range(10_000):  # until staging has begun
                 if server.exists(gate):
                     break
                 await asyncio.sleep(0.001)
+            assert not writing.done(), "the batch ended before the test saw it staged"
             writing.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await writing

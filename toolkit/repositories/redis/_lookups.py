@@ -20,6 +20,7 @@ from toolkit.repositories.redis._keys import RedisKeys
 __all__ = [
     "Row",
     "View",
+    "count_arguments",
     "keyed",
     "search_rows",
     "search_total",
@@ -112,6 +113,11 @@ def search_arguments(
     them short), in the query dialect the plans are written for."""
     bound: tuple[str | int, ...] = ("PARAMS", len(params), *params) if params else ()
     return (command, index, query, *arguments, *bound, "TIMEOUT", 0, "DIALECT", 2)
+
+
+def count_arguments(index: str, query: str, params: Sequence[str]) -> tuple[str | int, ...]:
+    """FT.SEARCH that counts the matches of ``query`` and returns no document."""
+    return search_arguments(index, "FT.SEARCH", query, "NOCONTENT", "LIMIT", 0, 0, params=params)
 
 
 def search_rows(described: RedisTable[Any], reply: Any) -> list[Row]:

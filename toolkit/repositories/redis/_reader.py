@@ -26,6 +26,7 @@ from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
     Row,
     View,
+    count_arguments,
     keyed,
     search_arguments,
     search_rows,
@@ -133,16 +134,7 @@ class RedisReader(Generic[ModelT]):
         if plan.query == NONE:
             return 0
         if plan.exact:
-            count = search_arguments(
-                self._keys.index,
-                "FT.SEARCH",
-                plan.query,
-                "NOCONTENT",
-                "LIMIT",
-                0,
-                0,
-                params=plan.params,
-            )
+            count = count_arguments(self._keys.index, plan.query, plan.params)
             return search_total(self._table, await self._guarded(count))
         return await self._count_found(plan, condition)
 

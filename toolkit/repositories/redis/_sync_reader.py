@@ -28,6 +28,7 @@ from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
     Row,
     View,
+    count_arguments,
     keyed,
     search_arguments,
     search_rows,
@@ -136,16 +137,7 @@ class SyncRedisReader(Generic[ModelT]):
         if plan.query == NONE:
             return 0
         if plan.exact:
-            count = search_arguments(
-                self._keys.index,
-                "FT.SEARCH",
-                plan.query,
-                "NOCONTENT",
-                "LIMIT",
-                0,
-                0,
-                params=plan.params,
-            )
+            count = count_arguments(self._keys.index, plan.query, plan.params)
             return search_total(self._table, self._guarded(count))
         return self._count_found(plan, condition)
 

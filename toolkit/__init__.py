@@ -10,6 +10,8 @@ or, in sync code, ``with get_sync_provider() as provider: ...``.
 """
 
 from toolkit._model import ModelT, PrimaryKey
+from toolkit._relations import Load
+from toolkit._versioned import Versioned
 from toolkit.config import Settings
 from toolkit.errors import (
     BackendUnavailableError,
@@ -17,6 +19,8 @@ from toolkit.errors import (
     ConflictError,
     ConstraintError,
     NotFoundError,
+    RelationshipNotLoadedError,
+    StaleVersionError,
     ToolkitError,
     UnsupportedQueryError,
     ValidationError,
@@ -36,18 +40,22 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConstraintError",
+    "Load",
     "ModelT",
     "NotFoundError",
     "OrderBy",
     "OrderItem",
     "Page",
     "PrimaryKey",
+    "RelationshipNotLoadedError",
     "RepositoryProvider",
     "Settings",
+    "StaleVersionError",
     "SyncRepositoryProvider",
     "ToolkitError",
     "UnsupportedQueryError",
     "ValidationError",
+    "Versioned",
     "Where",
     "get_provider",
     "get_repository_provider",

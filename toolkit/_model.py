@@ -25,7 +25,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlmodel import SQLModel
 
+from toolkit._relations import Loader, unloaded_loaders
 from toolkit._values import Beyond, Check, int_range, value_check
+from toolkit._versioned import Versioned
 from toolkit.errors import ConfigurationError, ValidationError
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "PrimaryKey",
     "error_details",
     "field_error",
+    "field_of",
     "keys_of",
     "model_facts",
     "strip_optional",
@@ -74,6 +77,9 @@ class ModelFacts(Generic[ModelT]):
     checks: tuple[tuple[str, Check], ...]  # what every backend holds, for the fields it limits
     check_of: dict[str, Check]  # the same, by field
     int_ranges: dict[str, range]  # integer field -> the integers its column holds
+    versioned: bool  # a `Versioned` model: writes compare and move its ``version``
+    relationships: tuple[str, ...]  # relationship attributes (never written, filled by load=)
+    unloaded: dict[str, Loader]  # what reading each of them raises until it is loaded
     _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
     @property
@@ -188,8 +194,16 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
             for name, column in mapped.items()
             if kinds[name] is int and (held := int_range(column)) is not None
         },
+        versioned=issubclass(model, Versioned),
+        relationships=tuple(mapper.relationships.keys()),
+        unloaded=unloaded_loaders(model.__name__, mapper),
         _adapters=adapters,
     )
+
+
+def field_of(model: type[Any], key: str) -> str:
+    """The field of ``model`` mapped to column key ``key``."""
+    return model_facts(model).field_of_key[key]
 
 
 def _index_widths(table: Table) -> dict[str, int]:

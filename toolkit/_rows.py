@@ -13,7 +13,7 @@ copies through SQLAlchemy instrumentation; building through ``__init__`` does th
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,9 +21,18 @@ import pydantic
 from sqlalchemy.orm.attributes import instance_state
 
 from toolkit._model import ModelFacts, ModelT, error_details, field_error, utc_instant
+from toolkit._relations import refuse_related
 from toolkit.errors import ValidationError
 
-__all__ = ["build_instance", "build_many", "to_utc", "validate_all", "validate_for_write"]
+__all__ = [
+    "build_instance",
+    "build_many",
+    "merge_patch",
+    "patch_changes",
+    "to_utc",
+    "validate_all",
+    "validate_for_write",
+]
 
 _GC_PAUSE_FROM = 100  # rows; below this the pause is not worth its bookkeeping
 ItemT = TypeVar("ItemT")
@@ -41,6 +50,8 @@ def validate_for_write(facts: ModelFacts[ModelT], instance: object) -> ModelT:
     if not isinstance(instance, facts.model):
         raise ValidationError(f"expected a {facts.name} instance, got {type(instance).__name__}")
     source = instance.__dict__
+    if facts.relationships:
+        refuse_related(facts.name, facts.relationships, source, instance)
     data = {name: source[name] for name in facts.field_names if name in source}
     validated = facts.mapper.class_manager.new_instance()
     sa_state = validated.__dict__.copy()
@@ -90,9 +101,10 @@ def build_instance(facts: ModelFacts[ModelT], values: dict[str, Any]) -> ModelT:
         instance.model_post_init(None)
     # An identity key makes the instance "detached" rather than "transient" to SQLAlchemy, so
     # that a Session can merge it and emit an UPDATE, as with any row it loaded itself.
-    instance_state(instance).key = facts.mapper.identity_key_from_primary_key(
-        (values[facts.pk_name],)
-    )
+    state = instance_state(instance)
+    state.key = facts.mapper.identity_key_from_primary_key((values[facts.pk_name],))
+    if facts.unloaded:  # its own dict: SQLAlchemy edits an instance's loaders in place
+        state.callables = dict(facts.unloaded)
     return instance
 
 
@@ -116,3 +128,52 @@ def _summary(exc: pydantic.ValidationError) -> str:
         f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
         for error in exc.errors(include_url=False)
     )
+
+
+def patch_changes(
+    facts: ModelFacts[ModelT], id: object, changes: Mapping[str, object] | pydantic.BaseModel
+) -> tuple[dict[str, object], int | None]:
+    """The fields ``patch`` writes, and the version the row must be at (None: any).
+
+    `ValidationError` for a name that is not a field of the model, or a primary key other than
+    ``id`` (a row keeps its key).
+    """
+    if isinstance(changes, pydantic.BaseModel):
+        given: dict[str, object] = changes.model_dump(exclude_unset=True)
+    elif isinstance(changes, Mapping):
+        given = dict(changes)
+    else:
+        raise ValidationError(
+            f"patch takes a mapping of {facts.name} fields or a pydantic model, "
+            f"not {type(changes).__name__}"
+        )
+    unknown = [name for name in given if name not in facts.column_of]
+    if unknown:
+        raise ValidationError(
+            f"invalid {facts.name}: no field named {', '.join(map(repr, unknown))}",
+            errors=[
+                {
+                    "type": "unknown_field",
+                    "loc": (name,),
+                    "msg": "No such field",
+                    "input": given[name],
+                }
+                for name in unknown
+            ],
+        )
+    if facts.pk_name in given and given.pop(facts.pk_name) != facts.coerce_pk(id):
+        raise field_error(facts, facts.pk_name, id, "frozen_field", "cannot be patched")
+    expected: int | None = None
+    if facts.versioned and "version" in given:
+        version = given.pop("version")
+        if type(version) is not int:
+            raise field_error(facts, "version", version, "int_type", "is not an integer")
+        expected = version
+    return given, expected
+
+
+def merge_patch(facts: ModelFacts[ModelT], current: ModelT, changes: dict[str, object]) -> ModelT:
+    """``current`` (a stored row) with ``changes`` applied, validated as a whole for writing."""
+    values = {name: current.__dict__.get(name) for name in facts.field_names}
+    values.update(changes)
+    return validate_for_write(facts, build_instance(facts, values))

@@ -14,6 +14,8 @@ __all__ = [
     "ConflictError",
     "ConstraintError",
     "NotFoundError",
+    "RelationshipNotLoadedError",
+    "StaleVersionError",
     "ToolkitError",
     "UnsupportedQueryError",
     "ValidationError",
@@ -35,6 +37,32 @@ class NotFoundError(ToolkitError):
 
 class ConflictError(ToolkitError):
     """A write would duplicate a primary key or a unique value."""
+
+
+class StaleVersionError(ConflictError):
+    """A write of a `toolkit.Versioned` model named a version that is no longer the row's: the
+    copy written is stale. Nothing was written; read the row again and retry."""
+
+    def __init__(self, model: str, id: object, expected: int, current: int | None) -> None:
+        found = "" if current is None else f", the row is at version {current}"
+        super().__init__(f"{model} with id {id!r}: version {expected} is stale{found}")
+        self.model = model
+        self.id = id
+        self.expected = expected
+        self.current = current
+
+
+class RelationshipNotLoadedError(ToolkitError):
+    """A relationship attribute was read on an instance that a repository returned without it:
+    ask for it with ``load=[Model.attribute]``."""
+
+    def __init__(self, model: str, attribute: str) -> None:
+        super().__init__(
+            f"{model}.{attribute} was not loaded: pass load=[{model}.{attribute}] to the "
+            "repository call that reads the rows"
+        )
+        self.model = model
+        self.attribute = attribute
 
 
 class ConstraintError(ToolkitError):

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Generic
 
+from pydantic import BaseModel
+
 from toolkit._model import ModelT, PrimaryKey
+from toolkit._relations import Load
 from toolkit.query import OrderBy, Page, Where
 
 
 class BaseRepository(ABC, Generic[ModelT]):
     """Typed access to the rows of one model.
 
-    Every call is atomic. Returned instances are plain, fully loaded and detached: they stay
-    usable after the provider that made the repository is closed.
+    Every call is atomic; inside ``provider.transaction()`` the calls commit together.
+    Returned instances are plain, complete and detached: they stay usable after the provider
+    that made the repository is closed. Their relationships are filled only when named in
+    ``load=`` (one query per relationship); reading one that was not raises
+    `RelationshipNotLoadedError`.
     """
 
     model: type[ModelT]
 
     @abstractmethod
-    async def get(self, id: PrimaryKey) -> ModelT | None:
+    async def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
         """Return the row with this primary key, or ``None``."""
 
     @abstractmethod
-    async def get_one(self, id: PrimaryKey) -> ModelT:
+    async def get_one(self, id: PrimaryKey, *, load: Load = ()) -> ModelT:
         """Return the row with this primary key; raise ``NotFoundError`` when there is none."""
 
     @abstractmethod
@@ -34,6 +40,8 @@ class BaseRepository(ABC, Generic[ModelT]):
 
         Raises ``ValidationError`` (nothing written), ``ConflictError`` (duplicate primary key or
         unique value) or ``ConstraintError`` (a foreign key or other constraint refused it).
+        Related instances in relationship attributes are refused (``ValidationError`` naming
+        the attribute): each model's rows are written through its own repository.
         """
 
     @abstractmethod
@@ -48,12 +56,30 @@ class BaseRepository(ABC, Generic[ModelT]):
     async def update(self, model: ModelT) -> ModelT:
         """Validate ``model`` and overwrite the row with its primary key; return the stored row.
 
-        Raises ``NotFoundError`` when no such row exists, and the errors ``create`` raises.
+        Raises ``NotFoundError`` when no such row exists, and the errors ``create`` raises. On a
+        `Versioned` model, ``StaleVersionError`` when the row is no longer at ``model.version``.
         """
 
     @abstractmethod
-    async def delete(self, id: PrimaryKey) -> bool:
-        """Delete the row with this primary key; return whether a row was deleted."""
+    async def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
+        """Write only the fields in ``changes`` to the row with this primary key, atomically;
+        return the stored row.
+
+        ``changes`` maps field names to values, or is a pydantic model whose explicitly set
+        fields are the changes (``model_dump(exclude_unset=True)``). The merged row is validated
+        with the model's validators first. A concurrent write of other fields is kept. On a
+        `Versioned` model, a ``version`` in ``changes`` is the version the row must be at.
+        Raises ``NotFoundError``, ``ValidationError`` (an unknown field, a bad value) and what
+        ``update`` raises.
+        """
+
+    @abstractmethod
+    async def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
+        """Delete the row with this primary key; return whether a row was deleted.
+
+        ``version`` (`Versioned` models only): delete only if the row is at that version, else
+        raise ``StaleVersionError``.
+        """
 
     @abstractmethod
     async def list(
@@ -62,6 +88,7 @@ class BaseRepository(ABC, Generic[ModelT]):
         order_by: OrderBy = None,
         limit: int | None = None,
         offset: int = 0,
+        load: Load = (),
     ) -> builtins.list[ModelT]:
         """The rows matching every ``where`` item, in ``order_by`` order (then primary key).
 
@@ -69,7 +96,9 @@ class BaseRepository(ABC, Generic[ModelT]):
         """
 
     @abstractmethod
-    async def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+    async def first(
+        self, *where: Where, order_by: OrderBy = None, load: Load = ()
+    ) -> ModelT | None:
         """The first row matching ``where`` in ``order_by`` order, or None."""
 
     @abstractmethod
@@ -87,6 +116,7 @@ class BaseRepository(ABC, Generic[ModelT]):
         order_by: OrderBy = None,
         limit: int = 50,
         cursor: str | None = None,
+        load: Load = (),
     ) -> Page[ModelT]:
         """Up to ``limit`` rows after ``cursor`` (keyset pagination), and the next cursor.
 
@@ -100,7 +130,10 @@ class BaseRepository(ABC, Generic[ModelT]):
 
     @abstractmethod
     async def upsert(self, model: ModelT) -> ModelT:
-        """Insert ``model``, or update the row with its primary key; the stored row."""
+        """Insert ``model``, or update the row with its primary key; the stored row.
+
+        On a `Versioned` model an existing row is updated only at ``model.version``.
+        """
 
     @abstractmethod
     async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:

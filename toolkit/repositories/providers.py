@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from toolkit._model import ModelT
@@ -19,6 +20,13 @@ class RepositoryProvider(Protocol):
         """The repository of ``model_cls`` on this provider's backend."""
         ...
 
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """A unit of work: the calls made inside the block, on any repository of this provider,
+        take effect together when it ends, or none of them does (an exception rolls back and is
+        raised again). A block inside a block is a savepoint: its failure undoes only its own
+        calls. Calls from other tasks (threads) on the same provider are not part of it."""
+        ...
+
 
 class SqlRepositoryProvider:
     """`RepositoryProvider` on PostgreSQL or SQLite: its repositories share one connection."""
@@ -32,6 +40,9 @@ class SqlRepositoryProvider:
         if repository is None:
             repository = self._repositories[model_cls] = SqlRepository(model_cls, self._scope)
         return repository
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        return self._scope.transaction()
 
     async def close(self) -> None:
         """Return the connection to the pool; the provider's repositories are done with."""
@@ -50,3 +61,6 @@ class RedisRepositoryProvider:
         if repository is None:
             repository = self._repositories[model_cls] = RedisRepository(model_cls, self._scope)
         return repository
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        return self._scope.transaction()

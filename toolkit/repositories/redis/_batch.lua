@@ -1,6 +1,6 @@
 -- Staged batches: a create_many, update_many or delete_many too big for one script run (which
 -- would keep every other client of the server waiting) runs as a batch of short runs, and is
--- still all or nothing. Appended to _script.lua, whose functions it uses; ARGV[3] is the batch.
+-- still all or nothing. Appended to _script.lua and _delete.lua, whose functions it uses; ARGV[3] is the batch.
 --
 -- begin          the batch enters the root table's gate, pending
 -- stage_create, stage_update, stage_delete
@@ -68,6 +68,7 @@ end
 -- A changed row, once its batch has committed: the unique values and the parent it let go of
 -- are let go now.
 local function settle(t, token, before)
+  touch(t)
   local was, now = document_keys(before), stored_keys(doc_key(t, token)) or no_keys()
   for group, value in pairs(was.u) do
     if now.u[group] ~= value and redis.call("HGET", unique_key(t, group), value) == token then
@@ -84,6 +85,7 @@ end
 
 -- A changed row, when its batch did not commit: put back as it was.
 local function restore(t, token, before)
+  touch(t)
   local key = doc_key(t, token)
   local was, now = document_keys(before), stored_keys(key) or no_keys()
   redis.call("JSON.SET", key, "$", before)
@@ -142,7 +144,10 @@ end)
 ops.commit = function()
   if state(root) ~= "pending" then return EXPIRED end
   for _, t in pairs(plan.tables) do
-    if state(t) then enter(t, "committed") end
+    if state(t) then
+      enter(t, "committed")
+      touch(t)  -- what its readers see changes now
+    end
   end
   return {"ok"}
 end

@@ -55,10 +55,14 @@ class RedisTable(Generic[ModelT]):
         except ValueError as exc:
             raise ValidationError(f"{id!r} is not a valid {self.facts.name} key: {exc}") from exc
 
-    def encode(self, values: Mapping[str, Any]) -> tuple[str, str, str]:
+    def encode(
+        self, values: Mapping[str, Any], expected: int | None = None
+    ) -> tuple[str, str, str]:
         """The primary key token, the document's JSON and the JSON of its constraint tokens
         (also inside the document), as the write script takes them. The token is "" when the
         store is to generate an integer key (`generates_keys`); any other key needs its value.
+        ``expected``: the version the stored row must be at (a `Versioned` model's update),
+        told the script beside the tokens.
 
         Raises ``ValueError`` for a value Redis cannot keep exactly (NaN, infinity, an integer
         beyond 64 bits, a surrogate code point).
@@ -96,7 +100,8 @@ class RedisTable(Generic[ModelT]):
         document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
         pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
-        return pk_token, dumps(document), dumps(keys)
+        told = keys if expected is None else {**keys, "v": expected}
+        return pk_token, dumps(document), dumps(told)
 
     def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The field values a stored document holds."""

@@ -5,7 +5,9 @@
   tokens, in ``list()`` order), ``seq`` (the key counter of integer keys), ``wide`` (the fields
   that have held an integer beyond 2**53, which the index orders inexactly), ``gate`` (the
   staged batches in progress on the table, each with its ``batch:<id>:new``, ``:old`` and
-  ``:gone``: see `toolkit.repositories.redis._batch`), ``unique:<fields>``
+  ``:gone``: see `toolkit.repositories.redis._batch`), ``changes`` (a counter every write
+  script run moves once for each table it writes: a unit of work that queried the table
+  checks at its end that it has not moved), ``unique:<fields>``
   (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
   of a parent, to cascade);
 - the search index: the alias ``<prefix>:<table>:index``, which names the current physical
@@ -20,11 +22,12 @@ Lua script encodes the same way (its ``component``), and builds the constraint k
 `seq` and `wide`.
 
 Keys a write touches, for a Redis Cluster mode to place in one hash slot: the documents written
-or deleted, the table's ``ids``, ``seq``, ``wide`` and ``gate``, its ``unique:`` hashes, the
-``fk:`` sets of the parents it refers to (and the parents' documents and gates, read), and for
-a delete, the same of every table its ON DELETE rules reach; a staged batch, also its
-``batch:<id>:`` records in each of those tables. A read touches the table's ``gate`` with what
-it reads.
+or deleted, the table's ``ids``, ``seq``, ``wide``, ``gate`` and ``changes``, its ``unique:``
+hashes, the ``fk:`` sets of the parents it refers to (and the parents' documents and gates,
+read), and for a delete, the same of every table its ON DELETE rules reach; a staged batch, also
+its ``batch:<id>:`` records in each of those tables; a unit of work's end, what each of its writes
+touches, and the documents and ``changes`` counters it checks. A read touches the table's
+``gate`` with what it reads.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class RedisKeys:
     seq: str
     wide: str
     gate: str
+    changes: str
     index: str
 
     def document(self, pk_token: str) -> str:
@@ -72,5 +76,6 @@ def redis_keys(prefix: str, table: str) -> RedisKeys:
         seq=f"{meta}seq",
         wide=f"{meta}wide",
         gate=f"{meta}gate",
+        changes=f"{meta}changes",
         index=f"{prefix}:{component}:index",
     )

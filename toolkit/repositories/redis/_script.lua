@@ -1,27 +1,78 @@
--- Every write of the Redis backend, as one atomic script.
+-- Every write of the Redis backend, as one atomic script (this file, then _delete.lua,
+-- _unit.lua and _batch.lua, joined by toolkit/repositories/redis/_script.py).
 --
--- ARGV[1]  the operation: "create" | "update" | "upsert" | "delete", or one of a staged
---          batch's (_batch.lua)
+-- ARGV[1]  the operation: "create" | "update" | "upsert" | "delete", or one of a unit's
+--          (_unit.lua) or a staged batch's (_batch.lua)
 -- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, wide, gate,
---          pk, numeric, unique, fks, refs}}}, made by toolkit/repositories/redis/_script.py
+--          changes, pk, numeric, unique, fks, refs}}}, made by
+--          toolkit/repositories/redis/_script.py ("" for a unit: each operation has its own)
 -- ARGV[3]  the staged batch the call belongs to, or ""
 -- create:  ARGV[4..] triples (primary key token, or "" on an integer key to generate one;
 --          document JSON; constraint tokens JSON {"u": {group: token}, "f": {field: token},
---          "w": [fields holding integers beyond 2**53]})
+--          "w": [fields holding integers beyond 2**53], "v": the version the stored row
+--          must be at, on a versioned model's update})
 -- update:  ARGV[4..] such triples, every row existing
 -- upsert:  ARGV[4..6] one such triple: an update if the row exists, else a create
 -- delete:  ARGV[4..] primary key tokens; missing rows are passed over
 --
--- Returns {"ok", token...} (delete: the tokens of the rows it deleted), or
--- {"conflict" | "constraint" | "notfound" | "busy", field, item number}.
+-- Returns {"ok", token...} (delete: the tokens of the rows it deleted; upsert: the token,
+-- then "updated" if the row existed), or {"conflict" | "constraint" | "notfound" | "busy" |
+-- "stale", field, item number[, the stored version, for "stale"]}.
 -- Every check runs before the first write, so a refused call writes nothing.
 
 local op = ARGV[1]
-local plan = cjson.decode(ARGV[2])
-local root = plan.tables[plan.root]
 local batch = ARGV[3]
-local FIRST = 4  -- the first argument of the operation's own
+-- The operation's arguments (A, from FIRST on) and plan: a unit (_unit.lua) runs several
+-- operations in one run, and points these at each in turn.
+local A, FIRST = ARGV, 4
+local plan, root
+local plans = {}
+local function use_plan(json)
+  plan = plans[json]
+  if not plan then
+    plan = cjson.decode(json)
+    plans[json] = plan
+  end
+  root = plan.tables[plan.root]
+end
+if ARGV[2] ~= "" then use_plan(ARGV[2]) end
 local ops = {}
+
+-- A unit's journal (_unit.lua): what each key, hash field and set member held before the run
+-- first wrote it, so that a refusal by a later operation undoes the earlier ones. Off (nil)
+-- outside units: a single operation checks everything before its first write.
+local journal
+local journaled = {}
+local function note(kind, key, member)
+  if not journal then return end
+  local id = kind .. "\0" .. key .. "\0" .. (member or "")
+  if journaled[id] then return end
+  journaled[id] = true
+  local old
+  if kind == "doc" then old = redis.call("DUMP", key)
+  elseif kind == "string" then old = redis.call("GET", key)
+  elseif kind == "hash" then old = redis.call("HGET", key, member)
+  elseif kind == "set" then old = redis.call("SISMEMBER", key, member) == 1
+  else old = redis.call("ZSCORE", key, member) end
+  journal[#journal + 1] = {kind, key, member or "", old}
+end
+
+-- Each table written moves its change counter, once per run: a unit that queried the table
+-- checks at its end that the counter has not moved since (_unit.lua).
+local touched = {}
+local function touch(t)
+  if touched[t.changes] then return end
+  touched[t.changes] = true
+  note("string", t.changes)
+  redis.call("INCR", t.changes)
+end
+
+local function stored_version(key)
+  local raw = redis.call("JSON.GET", key, "$.version")
+  local found = raw and cjson.decode(raw)[1]
+  if found == nil then return "" end
+  return string.format("%d", found)
+end
 
 -- A key component, encoded as toolkit/repositories/redis/_keys.py's key_component does.
 local function component(text)
@@ -75,14 +126,36 @@ end
 local function add_id(t, token)
   local score = 0
   if t.numeric then score = token end
+  note("zset", ids_key(t), token)
   redis.call("ZADD", ids_key(t), score, token)
+end
+
+local function hset(key, field, value)
+  note("hash", key, field)
+  redis.call("HSET", key, field, value)
+end
+local function hdel(key, field)
+  note("hash", key, field)
+  redis.call("HDEL", key, field)
+end
+local function sadd(key, member)
+  note("set", key, member)
+  redis.call("SADD", key, member)
+end
+local function srem(key, member)
+  note("set", key, member)
+  redis.call("SREM", key, member)
+end
+local function json_set(key, path, value)
+  note("doc", key)
+  redis.call("JSON.SET", key, path, value)
 end
 
 -- The fields that have held an integer beyond 2**53 (listed by the caller): the search index
 -- holds them as doubles, so queries ordered by them are ordered outside the index.
 local function note_wide(t, keys)
   if keys.w then
-    for _, field in ipairs(keys.w) do redis.call("SADD", t.wide, field) end
+    for _, field in ipairs(keys.w) do sadd(t.wide, field) end
   end
 end
 
@@ -106,11 +179,11 @@ local staged = {
 }
 
 local function create()
-  local count = (#ARGV - FIRST + 1) / 3
+  local count = (#A - FIRST + 1) / 3
   local tokens, generated, created, claimed = {}, {}, {}, {}
   for i = 1, count do
-    local token = ARGV[3 * i + FIRST - 3]
-    local keys = cjson.decode(ARGV[3 * i + FIRST - 1])
+    local token = A[3 * i + FIRST - 3]
+    local keys = cjson.decode(A[3 * i + FIRST - 1])
     if token == "" and root.numeric then
       repeat
         token = string.format("%d", redis.call("INCR", seq_key(root)))
@@ -133,14 +206,17 @@ local function create()
     tokens[i] = token
   end
   local result = {"ok"}
+  if count > 0 then touch(root) end
   for i = 1, count do
     local token = tokens[i]
     local key = doc_key(root, token)
-    local keys = cjson.decode(ARGV[3 * i + FIRST - 1])
-    redis.call("JSON.SET", key, "$", ARGV[3 * i + FIRST - 2])
+    local keys = cjson.decode(A[3 * i + FIRST - 1])
+    json_set(key, "$", A[3 * i + FIRST - 2])
     staged.created(root, token)
+    -- A versioned row is created at version 1 (an upsert's copy may say otherwise).
+    if keys.v and keys.v ~= 0 then json_set(key, "$.version", "1") end
     if generated[i] then
-      redis.call("JSON.SET", key, field_path(root.pk), token)
+      json_set(key, field_path(root.pk), token)
     elseif root.numeric then
       -- An explicit integer key moves the counter past it, so that generated keys seldom meet
       -- taken ones (they skip those they meet). Keys from 2**62 up leave it where it is: a
@@ -148,17 +224,16 @@ local function create()
       local current = tonumber(redis.call("GET", seq_key(root)) or "0")
       local explicit = tonumber(token)
       if explicit > current and explicit < 4611686018427387904 then
+        note("string", seq_key(root))
         redis.call("SET", seq_key(root), token)
       end
     end
     add_id(root, token)
     note_wide(root, keys)
-    for group, value in pairs(keys.u) do
-      redis.call("HSET", unique_key(root, group), value, token)
-    end
+    for group, value in pairs(keys.u) do hset(unique_key(root, group), value, token) end
     for _, fk in ipairs(root.fks) do
       local parent = keys.f[fk.field]
-      if parent then redis.call("SADD", children_key(root, fk.field, parent), token) end
+      if parent then sadd(children_key(root, fk.field, parent), token) end
     end
     result[i + 1] = token
   end
@@ -166,14 +241,18 @@ local function create()
 end
 
 local function update()
-  local count = (#ARGV - FIRST + 1) / 3
+  local count = (#A - FIRST + 1) / 3
   local claimed, released, olds = {}, {}, {}
   for i = 1, count do
-    local token = ARGV[3 * i + FIRST - 3]
+    local token = A[3 * i + FIRST - 3]
     local key = doc_key(root, token)
     if redis.call("EXISTS", key) == 0 then return {"notfound", root.pk, i} end
     if locked(root, token) then return {"busy", root.pk, i} end
-    local keys = cjson.decode(ARGV[3 * i + FIRST - 1])
+    local keys = cjson.decode(A[3 * i + FIRST - 1])
+    if keys.v then  -- a versioned row: written only at the copy's version
+      local current = stored_version(key)
+      if current ~= string.format("%d", keys.v) then return {"stale", "version", i, current} end
+    end
     local old = stored_keys(key) or {u = {}, f = {}}
     olds[i] = old
     -- As SQL checks row after row: what an earlier row of the batch let go of is free.
@@ -196,30 +275,27 @@ local function update()
     if kind then return {kind, field, i} end
   end
   local result = {"ok"}
+  if count > 0 then touch(root) end
   for i = 1, count do
-    local token = ARGV[3 * i + FIRST - 3]
+    local token = A[3 * i + FIRST - 3]
     local key = doc_key(root, token)
-    local keys = cjson.decode(ARGV[3 * i + FIRST - 1])
+    local keys = cjson.decode(A[3 * i + FIRST - 1])
     local old = stored_keys(key) or olds[i]
     local keeping = staged.updating(root, token, key)  -- a staged batch keeps what it lets go
-    redis.call("JSON.SET", key, "$", ARGV[3 * i + FIRST - 2])
+    json_set(key, "$", A[3 * i + FIRST - 2])
     note_wide(root, keys)
     for group, value in pairs(old.u) do
       if not keeping and keys.u[group] ~= value
         and redis.call("HGET", unique_key(root, group), value) == token then
-        redis.call("HDEL", unique_key(root, group), value)
+        hdel(unique_key(root, group), value)
       end
     end
-    for group, value in pairs(keys.u) do
-      redis.call("HSET", unique_key(root, group), value, token)
-    end
+    for group, value in pairs(keys.u) do hset(unique_key(root, group), value, token) end
     for _, fk in ipairs(root.fks) do
       local before, after = old.f[fk.field], keys.f[fk.field]
       if before ~= after then
-        if before and not keeping then
-          redis.call("SREM", children_key(root, fk.field, before), token)
-        end
-        if after then redis.call("SADD", children_key(root, fk.field, after), token) end
+        if before and not keeping then srem(children_key(root, fk.field, before), token) end
+        if after then sadd(children_key(root, fk.field, after), token) end
       end
     end
     result[i + 1] = token
@@ -228,139 +304,12 @@ local function update()
 end
 
 local function upsert()
-  local token = ARGV[FIRST]
+  local token = A[FIRST]
   local generate = token == "" and root.numeric
-  if not generate and redis.call("EXISTS", doc_key(root, token)) == 1 then return update() end
+  if not generate and redis.call("EXISTS", doc_key(root, token)) == 1 then
+    local result = update()
+    if result[1] == "ok" then result[3] = "updated" end
+    return result
+  end
   return create()
 end
-
--- Rows gone for good, with the bookkeeping of their constraint values: one DEL and one ZREM
--- per thousand rows. ``tokens`` are rows of ``t`` (those no longer there are passed over).
-local function remove(t, tokens)
-  local doomed, ids = {}, {}
-  local function flush()
-    if #ids > 0 then
-      redis.call("DEL", unpack(doomed))
-      redis.call("ZREM", ids_key(t), unpack(ids))
-    end
-    doomed, ids = {}, {}
-  end
-  for _, doc in ipairs(tokens) do
-    local key = doc_key(t, doc)
-    if #t.unique > 0 or #t.fks > 0 then
-      local old = stored_keys(key)
-      if old then
-        for group, value in pairs(old.u) do
-          if redis.call("HGET", unique_key(t, group), value) == doc then
-            redis.call("HDEL", unique_key(t, group), value)
-          end
-        end
-        for _, fk in ipairs(t.fks) do
-          local parent = old.f[fk.field]
-          if parent then redis.call("SREM", children_key(t, fk.field, parent), doc) end
-        end
-      end
-    end
-    doomed[#doomed + 1] = key
-    ids[#ids + 1] = doc
-    if #ids >= 1000 then flush() end
-  end
-  flush()
-end
-
--- ON DELETE SET NULL: ``field`` of row ``member`` of ``child`` becomes NULL. A staged batch
--- keeps the unique values and the parent it lets go of until it ends (``keeping``).
-local function set_null(child, member, field, parent)
-  local key = doc_key(child, member)
-  local keeping = staged.updating(child, member, key)
-  redis.call("JSON.DEL", key, field_path(field))  -- NULL: no field (see _documents.py)
-  redis.call("JSON.DEL", key, '$.__keys.f["' .. field .. '"]')
-  -- A unique constraint with a NULL in it holds nothing (as in SQL): free its value.
-  local old = stored_keys(key)
-  for _, group in ipairs(child.unique) do
-    local value = old and old.u[group]
-    if value and has_field(group, field) then
-      if not keeping then redis.call("HDEL", unique_key(child, group), value) end
-      redis.call("JSON.DEL", key, '$.__keys.u["' .. group .. '"]')
-    end
-  end
-  if not keeping then redis.call("SREM", children_key(child, field, parent), member) end
-end
-
--- The rows a delete of ``tokens`` (of the root table) takes, by the foreign keys' ON DELETE
--- rules: {"ok", deletes, nulls, the root tokens deleted} or a refusal. Writes nothing.
-local function delete_plan(tokens)
-  local deletes, nulls, seen = {}, {}, {}
-  local function collect(name, doc)
-    local t = plan.tables[name]
-    local key = doc_key(t, doc)
-    if seen[key] then return nil end
-    seen[key] = true
-    if locked(t, doc) then return {"busy", t.pk, 1} end
-    deletes[#deletes + 1] = {t, doc}
-    for _, ref in ipairs(t.refs) do
-      local child = plan.tables[ref.table]
-      local members = redis.call("SMEMBERS", children_key(child, ref.field, doc))
-      if #members > 0 then
-        if ref.rule == "CASCADE" then
-          for _, member in ipairs(members) do
-            local refused = collect(ref.table, member)
-            if refused then return refused end
-          end
-        elseif ref.rule == "SET NULL" and ref.nullable then
-          for _, member in ipairs(members) do
-            if locked(child, member) then return {"busy", ref.table .. "." .. ref.field, 1} end
-            nulls[#nulls + 1] = {child, member, ref.field, doc}
-          end
-        else
-          return {"constraint", ref.table .. "." .. ref.field, 1}
-        end
-      end
-    end
-    return nil
-  end
-  local deleted = {}
-  for _, token in ipairs(tokens) do
-    local key = doc_key(root, token)
-    if not seen[key] and redis.call("EXISTS", key) == 1 then
-      local refused = collect(plan.root, token)
-      if refused then return refused end
-      deleted[#deleted + 1] = token
-    end
-  end
-  return {"ok", deletes, nulls, deleted}
-end
-
-local function delete_tokens()
-  local tokens = {}
-  for i = FIRST, #ARGV do tokens[#tokens + 1] = ARGV[i] end
-  return tokens
-end
-
-local function delete()
-  local found = delete_plan(delete_tokens())
-  if found[1] ~= "ok" then return found end
-  local deletes, nulls = found[2], found[3]
-  local removed = {}
-  for _, entry in ipairs(deletes) do removed[doc_key(entry[1], entry[2])] = true end
-  for _, entry in ipairs(nulls) do
-    local child, member, field, parent = entry[1], entry[2], entry[3], entry[4]
-    if removed[doc_key(child, member)] then
-      redis.call("SREM", children_key(child, field, parent), member)
-    else
-      set_null(child, member, field, parent)
-    end
-  end
-  local by_table = {}
-  for _, entry in ipairs(deletes) do
-    local t = entry[1]
-    by_table[t] = by_table[t] or {}
-    table.insert(by_table[t], entry[2])
-  end
-  for t, tokens in pairs(by_table) do remove(t, tokens) end
-  local result = {"ok"}
-  for _, token in ipairs(found[4]) do result[#result + 1] = token end
-  return result
-end
-
-ops.create, ops.update, ops.upsert, ops.delete = create, update, upsert, delete

@@ -22,10 +22,12 @@ __all__ = ["read_source", "script_plan", "script_source"]
 
 @functools.cache
 def script_source() -> str:
-    """The Lua script that performs every write: the single writes (``_script.lua``) and the
-    staged batches (``_batch.lua``), one script."""
+    """The Lua script that performs every write: the single writes (``_script.lua``,
+    ``_delete.lua``), the units of work (``_unit.lua``) and the staged batches
+    (``_batch.lua``), one script."""
     package = resources.files("toolkit.repositories.redis")
-    return "\n".join(package.joinpath(name).read_text() for name in ("_script.lua", "_batch.lua"))
+    parts = ("_script.lua", "_delete.lua", "_unit.lua", "_batch.lua")
+    return "\n".join(package.joinpath(name).read_text() for name in parts)
 
 
 @functools.cache
@@ -78,6 +80,7 @@ def _table_plan(table: Table, prefix: str) -> dict[str, Any]:
         "seq": keys.seq,
         "wide": keys.wide,
         "gate": keys.gate,
+        "changes": keys.changes,
         "pk": field[pk.key],
         "numeric": pk.type.python_type is int,
         "unique": [",".join(group) for group in unique_groups(table)],

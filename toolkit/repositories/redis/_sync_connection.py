@@ -7,14 +7,19 @@ sync code: one per process) by `toolkit._lifetimes`. Before a model's first comm
 checks once that the server has the JSON and Search modules and that the model's search index
 exists and is current. Every command goes through `SyncRedisScope.command`, `atomic` or
 `run_script`, which turn redis-py's errors into `BackendUnavailableError`.
+
+A scope also keeps the units of work (`transaction()`) in progress on it, one per task (sync
+code: per thread) that opened one: the repositories ask `SyncRedisScope.unit` whether a call is
+part of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +32,16 @@ from redis.retry import Retry
 from toolkit._lifetimes import PerProcess
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._acompat import Pool, handshake
+from toolkit.repositories.redis._acompat import (
+    Pool,
+    current_owner,
+    handshake,
+)
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema
 from toolkit.repositories.redis._script import read_source, script_source
+from toolkit.repositories.redis._unit import Unit
 from toolkit.repositories.redis._url import RedisUrl
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
@@ -171,6 +181,54 @@ class SyncRedisScope:
         self.prefix = prefix
         self.cursor_secret = cursor_secret
         self._ready_tables: set[str] = set()  # tables whose index is known to be current
+        self._units: dict[object, Unit] = {}  # the blocks in progress, by who opened them
+        self.repositories: dict[type[Any], Any] = {}  # for relationships: one per model
+
+    def unit(self) -> Unit | None:
+        """The unit of work of the caller's block on this scope, if it is inside one."""
+        return self._units.get(current_owner()) if self._units else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A block whose writes are applied together at its end (see `_unit`); inside a
+        block of the same caller, a savepoint."""
+        owner = current_owner()
+        unit = self._units.get(owner)
+        if unit is not None:
+            mark = unit.savepoint()
+            try:
+                yield
+                self.commit(unit, mark)  # refused: its writes are dropped
+            except BaseException:
+                unit.rollback(mark)
+                raise
+            unit.release(mark)
+            return
+        unit = self._units[owner] = Unit()
+        try:
+            yield
+        finally:
+            del self._units[owner]
+        self.commit(unit)
+
+    def commit(self, unit: Unit, mark: int = 0) -> None:
+        """Apply ``unit``'s writes in one run of the write script, if what it read is
+        unchanged; else raise what the script's refusal means, with nothing applied. At the
+        end of nested block ``mark``: try them, applying nothing, and raise what a refusal of
+        one of the nested block's own writes means."""
+        if len(unit.operations) <= (unit.marks[mark - 1].operations if mark else 0):
+            return
+        try:
+            for operation in unit.operations:
+                if operation.described.table not in self._ready_tables:
+                    self._ready(operation.described)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        arguments = unit.arguments(check=bool(mark))
+        reply = self.run_script(unit.operations[0].described, arguments)
+        error = None if reply[0] == "ok" else unit.refusal(reply, mark)
+        if error is not None:
+            raise error
 
     def command(self, described: RedisTable[Any], *arguments: str | int) -> Any:
         """Run one command on ``described``'s data; its decoded reply."""

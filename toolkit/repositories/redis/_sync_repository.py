@@ -3,46 +3,50 @@
 """The Redis repository: SQLModel rows as RedisJSON documents, constraints kept by one Lua script.
 
 How a row becomes a document is `_documents`; reads and queries are `_reader`; the I/O and its
-errors are `_connection`. Every write is one run of the write script (`_script`), except a batch
-of over `CHUNK` rows: one run would keep every other client of the server waiting, so it is
-staged in runs of `CHUNK` rows and committed in one short run (`_batch.lua`), all or nothing.
+errors are `_connection`. Every write is one run of the write script (`_writer`), except a
+batch of over `CHUNK` rows, staged in runs of `CHUNK` rows. Inside ``provider.transaction()``
+the writes are kept by the block's `Unit` (`_unit`) and applied by one run at its end.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
-import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from toolkit._model import ModelT, PrimaryKey, keys_of
-from toolkit._rows import build_instance, build_many, validate_all, validate_for_write
-from toolkit.errors import (
-    BackendUnavailableError,
-    ConflictError,
-    ConstraintError,
-    NotFoundError,
-    ToolkitError,
-    ValidationError,
+from pydantic import BaseModel
+
+from toolkit._model import ModelT, PrimaryKey, field_error, keys_of
+from toolkit._relations import Load
+from toolkit._rows import (
+    build_instance,
+    build_many,
+    merge_patch,
+    patch_changes,
+    validate_all,
+    validate_for_write,
 )
+from toolkit.errors import ConflictError, NotFoundError, StaleVersionError, ValidationError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
+from toolkit.query._evaluate import sort_rows
 from toolkit.query._translate import translate_order, translate_strict
 from toolkit.query._tree import And, Condition, Order, OrderBy, Page, Where
+from toolkit.repositories._sync_related import sync_load_related
 from toolkit.repositories.redis._documents import RedisTable, redis_table
-from toolkit.repositories.redis._script import script_plan
+from toolkit.repositories.redis._keys import redis_keys
+from toolkit.repositories.redis._lookups import Row
 from toolkit.repositories.redis._sync_connection import SyncRedisScope
 from toolkit.repositories.redis._sync_reader import SyncRedisReader
+from toolkit.repositories.redis._sync_writer import SyncRedisWriter
+from toolkit.repositories.redis._unit import Operation, ReadChanged, Unit, delete_reach
+from toolkit.repositories.redis._writes import encoded, stored_rows
 from toolkit.repositories.sync_base import BaseSyncRepository
-
-_FAILURES: dict[str, type[ToolkitError]] = {
-    "conflict": ConflictError,
-    "constraint": ConstraintError,
-    "busy": ConflictError,
-}
 
 CHUNK = 1_000
 """Rows per script run of a staged batch: a few tens of milliseconds of the server's time."""
+
+PATCH_TRIES = 200
+"""Reads and writes a `patch` tries while others keep changing the row in between."""
 
 
 class SyncRedisRepository(BaseSyncRepository[ModelT]):
@@ -52,160 +56,34 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         self.model = model
         self._table: RedisTable[ModelT] = redis_table(model)
         self._scope = scope
-        self._plan = script_plan(self._table.facts.table, scope.prefix)
+        self._keys = redis_keys(scope.prefix, self._table.table)
         self._reader: SyncRedisReader[ModelT] = SyncRedisReader(model, scope)
+        self._writer: SyncRedisWriter[ModelT] = SyncRedisWriter(self._table, scope, self._reader)
+        self._plan = self._writer.plan
+        self._reach = delete_reach(self._plan)
         self._by_key = tuple(translate_order(self._table.facts, None))  # the default order
 
-    def _run(
-        self,
-        operation: str,
-        *arguments: str,
-        instances: Sequence[ModelT] = (),
-        batch: str = "",
-        offset: int = 0,
-    ) -> builtins.list[Any]:
-        """Run the write script; its reply after "ok", or the error its refusal means
-        (``instances`` are the rows written, from ``offset`` on, to name the one refused)."""
-        arguments = (operation, self._plan, batch, *arguments)
-        outcome = self._scope.run_script(self._table, arguments)
-        if outcome[0] != "ok":
-            kind, field, item = outcome[0], outcome[1], offset + int(outcome[2]) - 1
-            name = self._table.facts.name
-            if kind == "expired":
-                raise BackendUnavailableError(
-                    f"{name} batch {batch} was left unfinished too long and rolled back"
-                )
-            if kind == "notfound":
-                raise NotFoundError(name, getattr(instances[item], self._table.facts.pk_name))
-            where = f" (item {item})" if len(instances) > 1 else ""
-            busy = ": the row is being written by a batch in progress" if kind == "busy" else ""
-            raise _FAILURES[kind](f"{name} write refused: {field}{where}{busy}")
-        return outcome[1:]
+    # --- reads -------------------------------------------------------------------------------
 
-    def _write(
-        self,
-        operation: str,
-        arguments: Sequence[str],
-        arity: int,
-        instances: Sequence[ModelT] = (),
-    ) -> builtins.list[str]:
-        """One write of rows given as ``arity`` script arguments each: one script run, or a
-        staged batch of runs of `CHUNK` rows where there are more."""
-        if len(arguments) <= CHUNK * arity:
-            return [str(token) for token in self._run(operation, *arguments, instances=instances)]
-        self._finish_expired()
-        batch = secrets.token_hex(8)
-        self._run("begin", batch=batch)
-        tokens: builtins.list[str] = []
-        try:
-            for start in range(0, len(arguments), CHUNK * arity):
-                chunk = arguments[start : start + CHUNK * arity]
-                done = self._run(
-                    "stage_" + operation,
-                    *chunk,
-                    instances=instances,
-                    batch=batch,
-                    offset=start // arity,
-                )
-                tokens.extend(str(token) for token in done)
-            self._run("commit", batch=batch)
-        except BaseException:
-            # Refused, cut off or cancelled: rolled back here or, if that fails too, by the
-            # next batch or reader once the lease runs out. No reader sees any of it meanwhile.
-            with contextlib.suppress(Exception):
-                self._finish(batch)
-            raise
-        # Committed: what is left (rows deleted for good, old versions dropped) changes
-        # nothing a reader sees; if it is cut off, the next batch finishes it.
-        with contextlib.suppress(ToolkitError):
-            self._finish(batch)
-        return tokens
+    def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
+        token = self._table.pk_token(id)
+        unit = self._scope.unit()
+        if unit is None:
+            values = self._reader.document(token)
+        else:
+            (values,) = self._writer.seen(unit, [token])
+        if values is None:
+            return None
+        found = build_instance(self._table.facts, values)
+        if load:
+            self._load([found], load)
+        return found
 
-    def _finish(self, batch: str) -> None:
-        """The work a staged batch leaves once it has committed or failed, in short runs."""
-        while (self._run("finish", str(CHUNK), batch=batch))[0] != "done":
-            pass
-
-    def _finish_expired(self) -> None:
-        """Finish the batches whose clients stopped part-way (their lease ran out)."""
-        for batch in self._run("expired"):
-            self._finish(str(batch))
-
-    def _arguments(self, validated: Sequence[ModelT], *, creating: bool) -> builtins.list[str]:
-        """The write script's arguments for ``validated``: every value checked here, before
-        anything is sent, so that the script never meets a value Redis would refuse."""
-        facts = self._table.facts
-        arguments: builtins.list[str] = []
-        for position, instance in enumerate(validated):
-            where = f"item {position}: " if len(validated) > 1 else ""
-            if instance.__dict__.get(facts.pk_name) is None:
-                if not creating:  # no key: no row to update
-                    raise NotFoundError(facts.name, None)
-                if not self._table.generates_keys:  # as SQL's NOT NULL on a primary key
-                    raise ConstraintError(f"{facts.name} write refused: {where}{facts.pk_name}")
-            try:
-                arguments.extend(self._table.encode(instance.__dict__))
-            except ValueError as exc:
-                raise ValidationError(f"{where}invalid {facts.name}: {exc}") from exc
-        return arguments
-
-    def get(self, id: PrimaryKey) -> ModelT | None:
-        values = self._reader.document(self._table.pk_token(id))
-        return None if values is None else build_instance(self._table.facts, values)
-
-    def get_one(self, id: PrimaryKey) -> ModelT:
-        found = self.get(id)
+    def get_one(self, id: PrimaryKey, *, load: Load = ()) -> ModelT:
+        found = self.get(id, load=load)
         if found is None:
             raise NotFoundError(self._table.facts.name, id)
         return found
-
-    def create(self, model: ModelT) -> ModelT:
-        validated = validate_for_write(self._table.facts, model)
-        arguments = self._arguments([validated], creating=True)
-        (token,) = self._run("create", *arguments, instances=[validated])
-        return self._with_key(validated, str(token))
-
-    def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        validated = validate_all(self._table.facts, models)
-        if not validated:
-            return []
-        arguments = self._arguments(validated, creating=True)
-        tokens = self._write("create", arguments, 3, instances=validated)
-        return [
-            self._with_key(instance, token)
-            for instance, token in zip(validated, tokens, strict=True)
-        ]
-
-    def update(self, model: ModelT) -> ModelT:
-        (updated,) = self.update_many([model])
-        return updated
-
-    def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        validated = validate_all(self._table.facts, models)
-        if not validated:
-            return []
-        arguments = self._arguments(validated, creating=False)
-        self._write("update", arguments, 3, instances=validated)
-        return [build_instance(self._table.facts, self._values(instance)) for instance in validated]
-
-    def upsert(self, model: ModelT) -> ModelT:
-        validated = validate_for_write(self._table.facts, model)
-        arguments = self._arguments([validated], creating=True)
-        (token,) = self._run("upsert", *arguments, instances=[validated])
-        return self._with_key(validated, str(token))
-
-    def delete(self, id: PrimaryKey) -> bool:
-        return bool(self._run("delete", self._table.pk_token(id)))
-
-    def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
-        tokens = list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
-        return len(self._write("delete", tokens, 1)) if tokens else 0
-
-    def delete_where(self, *where: Where) -> int:
-        # Found, then deleted by key: a row changed in between by another writer is deleted
-        # as it was found (Redis has no statement that filters and deletes at once).
-        rows = self._reader.matching(translate_strict(self._table.facts, where))
-        return self.delete_many(row[self._table.facts.pk_name] for row in rows)
 
     def list(
         self,
@@ -213,21 +91,29 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         order_by: OrderBy = None,
         limit: int | None = None,
         offset: int = 0,
+        load: Load = (),
     ) -> builtins.list[ModelT]:
         if not where and order_by is None and limit is None and not offset:
-            return build_many(self._build, self._reader.every())
-        check_window(limit, offset)
-        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
-        return self._query(where, orders, offset=offset, limit=limit)
+            self._writer.in_unit(None)  # in a block: refused after writes to the table
+            found = build_many(self._build, self._reader.every())
+        else:
+            check_window(limit, offset)
+            orders = self._orders(order_by)
+            found = self._query(where, orders, offset=offset, limit=limit)
+        if load:
+            self._load(found, load)
+        return found
 
-    def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
-        orders = self._by_key if order_by is None else translate_order(self._table.facts, order_by)
-        condition = translate_strict(self._table.facts, where)
-        rows = self._reader.rows(condition, orders, limit=1)
-        return build_instance(self._table.facts, rows[0]) if rows else None
+    def first(self, *where: Where, order_by: OrderBy = None, load: Load = ()) -> ModelT | None:
+        found = self._query(where, self._orders(order_by), limit=1)
+        if found and load:
+            self._load(found, load)
+        return found[0] if found else None
 
     def count(self, *where: Where) -> int:
-        return self._reader.count(translate_strict(self._table.facts, where))
+        condition = translate_strict(self._table.facts, where)
+        rows = self._writer.in_unit(condition)
+        return self._reader.count(condition) if rows is None else len(rows)
 
     def exists(self, *where: Where) -> bool:
         return self.count(*where) > 0
@@ -238,6 +124,7 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         order_by: OrderBy = None,
         limit: int = 50,
         cursor: str | None = None,
+        load: Load = (),
     ) -> Page[ModelT]:
         check_window(limit, 0, page=True)
         facts = self._table.facts
@@ -246,7 +133,13 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         if cursor is not None:
             start = after(orders, decode_cursor(facts, orders, cursor, self._scope.cursor_secret))
         rows = self._query(where, orders, start, limit=limit + 1)
-        return page_of(facts, orders, rows, limit, self._scope.cursor_secret)
+        found = page_of(facts, orders, rows, limit, self._scope.cursor_secret)
+        if load:
+            self._load(found.items, load)
+        return found
+
+    def _orders(self, order_by: OrderBy) -> Sequence[Order]:
+        return self._by_key if order_by is None else translate_order(self._table.facts, order_by)
 
     def _query(
         self,
@@ -260,18 +153,208 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
         condition = translate_strict(self._table.facts, where)
         if start is not None:
             condition = start if condition is None else And((condition, start))
-        rows = self._reader.rows(condition, orders, offset=offset, limit=limit)
+        rows = self._writer.in_unit(condition)
+        if rows is None:
+            rows = self._reader.rows(condition, orders, offset=offset, limit=limit)
+        else:
+            sort_rows(rows, orders)
+            rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         return build_many(self._build, rows)
+
+    def _load(self, instances: Sequence[ModelT], load: Load) -> None:
+        sync_load_related(self._table.facts, instances, load, self._repository_of)
+
+    def _repository_of(self, model: type[Any]) -> BaseSyncRepository[Any]:
+        """The repository of ``model`` on the same scope (made once per scope)."""
+        found: BaseSyncRepository[Any] | None = self._scope.repositories.get(model)
+        if found is None:
+            found = self._scope.repositories[model] = SyncRedisRepository(model, self._scope)
+        return found
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def create(self, model: ModelT) -> ModelT:
+        (created,) = self._create([validate_for_write(self._table.facts, model)])
+        return created
+
+    def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._table.facts, models)
+        return self._create(validated) if validated else []
+
+    def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
+        rows, versions = stored_rows(self._table, validated, "create")
+        arguments = encoded(self._table, rows, versions, creating=True)
+        pk = self._table.facts.pk_name
+        unit = self._scope.unit()
+        if unit is not None:
+            # Keys generated now, so that later calls of the block can refer to the rows.
+            unkeyed = [row for row in rows if row[pk] is None]
+            if unkeyed:
+                reserved = self._writer.run("reserve", str(len(unkeyed)))
+                for row, token in zip(unkeyed, reserved, strict=True):
+                    row[pk] = self._table.pk.decode(int(token))
+                arguments = encoded(self._table, rows, versions, creating=True)
+            self._buffer(unit, "create", arguments, rows, versions)
+        else:
+            ids = [row[pk] for row in rows]
+            tokens = self._writer.write("create", arguments, 3, ids, versions, chunk=CHUNK)
+            for row, token in zip(rows, tokens, strict=True):
+                if row[pk] is None:
+                    row[pk] = self._table.pk.decode(int(token))
+        return [self._build(row) for row in rows]
+
+    def update(self, model: ModelT) -> ModelT:
+        (updated,) = self.update_many([model])
+        return updated
+
+    def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
+        validated = validate_all(self._table.facts, models)
+        if not validated:
+            return []
+        unit = self._scope.unit()
+        if unit is not None:
+            return self._update_in(unit, validated)
+        rows, versions = stored_rows(self._table, validated, "update")
+        arguments = encoded(self._table, rows, versions, creating=False)
+        ids = [row[self._table.facts.pk_name] for row in rows]
+        self._writer.write("update", arguments, 3, ids, versions, chunk=CHUNK)
+        return [self._build(row) for row in rows]
+
+    def _update_in(self, unit: Unit, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
+        """``validated`` updated by ``unit``'s block: kept for its end."""
+        rows, versions = stored_rows(self._table, validated, "update")
+        arguments = encoded(self._table, rows, versions, creating=False)
+        self._buffer(unit, "update", arguments, rows, versions)
+        return [self._build(row) for row in rows]
+
+    def _buffer(
+        self,
+        unit: Unit,
+        name: str,
+        arguments: Sequence[str],
+        rows: Sequence[Row],
+        versions: Sequence[int | None],
+    ) -> None:
+        """Keep the write of ``rows`` (given as script ``arguments``, three per row)."""
+        ids = [row[self._table.facts.pk_name] for row in rows]
+        tokens = arguments[::3]
+        written = {self._doc(token): dict(row) for token, row in zip(tokens, rows, strict=True)}
+        unit.add(Operation(self._table, name, self._plan, arguments, ids, versions), written)
+
+    def upsert(self, model: ModelT) -> ModelT:
+        facts = self._table.facts
+        validated = validate_for_write(facts, model)
+        key = validated.__dict__.get(facts.pk_name)
+        unit = self._scope.unit()
+        if unit is not None:
+            if key is not None and (self._writer.seen(unit, [self._table.pk_token(key)]))[0]:
+                return self._update_in(unit, [validated])[0]
+            return (self._create([validated]))[0]
+        rows, versions = stored_rows(self._table, [validated], "upsert")
+        arguments = encoded(self._table, rows, versions, creating=True)
+        token, *how = self._writer.run("upsert", *arguments, ids=[key], versions=versions)
+        (row,) = rows
+        if row[facts.pk_name] is None:
+            row[facts.pk_name] = self._table.pk.decode(int(token))
+        if facts.versioned and how != ["updated"]:
+            row["version"] = 1  # created, whatever the copy said
+        return self._build(row)
+
+    def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
+        facts = self._table.facts
+        fields, expected = patch_changes(facts, id, changes)
+        token = self._table.pk_token(id)
+        unit = self._scope.unit()
+        if unit is not None:
+            return self._patch_in(unit, id, token, fields, expected)
+        # Read, merged and written as a unit of its own: written only if the row is still as
+        # read, else read again (a write of other fields in between is kept).
+        for _ in range(PATCH_TRIES):
+            unit = Unit()
+            patched = self._patch_in(unit, id, token, fields, expected)
+            try:
+                self._scope.commit(unit)
+            except ReadChanged:
+                continue
+            return patched
+        raise ConflictError(
+            f"{facts.name} with id {id!r} was changed by others {PATCH_TRIES} times while it "
+            "was being patched; nothing was written"
+        )
+
+    def _patch_in(
+        self, unit: Unit, id: PrimaryKey, token: str, fields: dict[str, object], expected: Any
+    ) -> ModelT:
+        facts = self._table.facts
+        (current,) = self._writer.seen(unit, [token])
+        if current is None:
+            raise NotFoundError(facts.name, id)
+        if expected is not None and current["version"] != expected:
+            raise StaleVersionError(facts.name, id, expected, current["version"])
+        merged = merge_patch(facts, build_instance(facts, current), fields)
+        return self._update_in(unit, [merged])[0]
+
+    def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
+        facts = self._table.facts
+        if version is not None:
+            if not facts.versioned:
+                raise ValidationError(
+                    f"delete(version=...) is for Versioned models; {facts.name} is not one"
+                )
+            if type(version) is not int:
+                raise field_error(facts, "version", version, "int_type", "is not an integer")
+        token = self._table.pk_token(id)
+        at = () if version is None else (str(version),)
+        name = "delete" if version is None else "delete_at"
+        unit = self._scope.unit()
+        if unit is None:
+            return bool(self._writer.run(name, token, *at, ids=[id], versions=[version]))
+        (current,) = self._writer.seen(unit, [token])
+        if current is None:
+            return False
+        if version is not None and current["version"] != version:
+            raise StaleVersionError(facts.name, id, version, current["version"])
+        operation = Operation(self._table, name, self._plan, (token, *at), [id], [version])
+        unit.add(operation, {self._doc(token): None}, self._reach)
+        return True
+
+    def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
+        tokens = builtins.list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
+        if not tokens:
+            return 0
+        unit = self._scope.unit()
+        if unit is None:
+            return len(self._writer.write("delete", tokens, 1, chunk=CHUNK))
+        rows = self._writer.seen(unit, tokens)
+        found = [token for token, row in zip(tokens, rows, strict=True) if row is not None]
+        if found:
+            operation = Operation(self._table, "delete", self._plan, found)
+            unit.add(operation, {self._doc(token): None for token in found}, self._reach)
+        return len(found)
+
+    def delete_where(self, *where: Where) -> int:
+        # Found, then deleted by key: a row changed in between by another writer is deleted
+        # as it was found (Redis has no statement that filters and deletes at once).
+        condition = translate_strict(self._table.facts, where)
+        rows = self._writer.in_unit(condition)
+        if rows is None:
+            rows = self._reader.matching(condition)
+        return self.delete_many(row[self._table.facts.pk_name] for row in rows)
+
+    def _run(
+        self, operation: str, *arguments: str, instances: Sequence[ModelT] = (), batch: str = ""
+    ) -> builtins.list[Any]:
+        """A run of the write script (tests drive a staged batch's steps with it)."""
+        ids = [item.__dict__.get(self._table.facts.pk_name) for item in instances]
+        return self._writer.run(operation, *arguments, ids=ids, batch=batch)
+
+    def _arguments(self, validated: Sequence[ModelT], *, creating: bool) -> builtins.list[str]:
+        """The write script's arguments for ``validated`` rows, created or updated."""
+        rows, versions = stored_rows(self._table, validated, "create" if creating else "update")
+        return encoded(self._table, rows, versions, creating=creating)
 
     def _build(self, values: dict[str, Any]) -> ModelT:
         return build_instance(self._table.facts, values)
 
-    def _values(self, validated: ModelT) -> dict[str, Any]:
-        return {name: validated.__dict__.get(name) for name in self._table.facts.field_names}
-
-    def _with_key(self, validated: ModelT, token: str) -> ModelT:
-        """The stored row: the validated values, with the key the store gave it."""
-        values = self._values(validated)
-        if values[self._table.facts.pk_name] is None:
-            values[self._table.facts.pk_name] = self._table.pk.decode(int(token))
-        return build_instance(self._table.facts, values)
+    def _doc(self, token: str) -> str:
+        return self._keys.document(token)

@@ -151,3 +151,71 @@ async def test_a_nul_character_is_a_validation_error_on_postgres(settings: Setti
             await heroes.create(hero)
 
         assert await heroes.list() == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_transaction_whose_connection_is_killed_leaves_nothing(settings: Settings) -> None:
+    async with get_provider(settings=settings) as provider:
+        teams = provider.get_repository(Team)
+        await teams.list()
+
+        async def killed_between_calls() -> None:
+            async with provider.transaction():
+                await teams.create(Team(name="in block 1"))
+                await teams.create(Team(name="in block 2"))
+                terminate_other_sessions(settings)
+                await teams.create(Team(name="after the kill"))
+
+        async def killed_before_commit() -> None:
+            async with provider.transaction():
+                await teams.create(Team(name="in block 3"))
+                terminate_other_sessions(settings)
+
+        with pytest.raises(BackendUnavailableError):
+            await killed_between_calls()
+        with pytest.raises(BackendUnavailableError):
+            await killed_before_commit()
+        after = await teams.create(Team(name="after"))  # the provider goes on
+
+    async with get_provider(settings=settings) as provider:
+        assert await provider.get_repository(Team).list() == [after]
+
+
+# SQLite's block takes the write lock at its start (BEGIN IMMEDIATE): see the next test.
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_transaction_cut_short_by_a_timeout_leaves_nothing(settings: Settings) -> None:
+    quick = settings.replace(command_timeout=1.0)
+    async with get_provider(settings=quick) as provider:
+        heroes = provider.get_repository(Hero)
+        teams = provider.get_repository(Team)
+        await teams.list()
+        await heroes.list()
+
+        async def block() -> None:
+            async with provider.transaction():
+                await heroes.create(Hero(name="in block", secret_name="s"))
+                with writes_blocked(settings):
+                    await teams.create(Team(name="blocked"))
+
+        with pytest.raises(BackendUnavailableError):
+            await block()
+        assert await heroes.list() == []
+        assert await teams.list() == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_transaction_that_cannot_take_the_write_lock_in_time_writes_nothing(
+    settings: Settings,
+) -> None:
+    quick = settings.replace(command_timeout=1.0)
+    async with get_provider(settings=quick) as provider:
+        teams = provider.get_repository(Team)
+        await teams.list()
+
+        async def block() -> None:
+            async with provider.transaction():
+                await teams.create(Team(name="never"))
+
+        with writes_blocked(settings), pytest.raises(BackendUnavailableError):
+            await block()
+        assert await teams.list() == []

@@ -153,3 +153,71 @@ def test_a_nul_character_is_a_validation_error_on_postgres(settings: Settings) -
             heroes.create(hero)
 
         assert heroes.list() == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_transaction_whose_connection_is_killed_leaves_nothing(settings: Settings) -> None:
+    with get_sync_provider(settings=settings) as provider:
+        teams = provider.get_repository(Team)
+        teams.list()
+
+        def killed_between_calls() -> None:
+            with provider.transaction():
+                teams.create(Team(name="in block 1"))
+                teams.create(Team(name="in block 2"))
+                terminate_other_sessions(settings)
+                teams.create(Team(name="after the kill"))
+
+        def killed_before_commit() -> None:
+            with provider.transaction():
+                teams.create(Team(name="in block 3"))
+                terminate_other_sessions(settings)
+
+        with pytest.raises(BackendUnavailableError):
+            killed_between_calls()
+        with pytest.raises(BackendUnavailableError):
+            killed_before_commit()
+        after = teams.create(Team(name="after"))  # the provider goes on
+
+    with get_sync_provider(settings=settings) as provider:
+        assert provider.get_repository(Team).list() == [after]
+
+
+# SQLite's block takes the write lock at its start (BEGIN IMMEDIATE): see the next test.
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_transaction_cut_short_by_a_timeout_leaves_nothing(settings: Settings) -> None:
+    quick = settings.replace(command_timeout=1.0)
+    with get_sync_provider(settings=quick) as provider:
+        heroes = provider.get_repository(Hero)
+        teams = provider.get_repository(Team)
+        teams.list()
+        heroes.list()
+
+        def block() -> None:
+            with provider.transaction():
+                heroes.create(Hero(name="in block", secret_name="s"))
+                with writes_blocked(settings):
+                    teams.create(Team(name="blocked"))
+
+        with pytest.raises(BackendUnavailableError):
+            block()
+        assert heroes.list() == []
+        assert teams.list() == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_transaction_that_cannot_take_the_write_lock_in_time_writes_nothing(
+    settings: Settings,
+) -> None:
+    quick = settings.replace(command_timeout=1.0)
+    with get_sync_provider(settings=quick) as provider:
+        teams = provider.get_repository(Team)
+        teams.list()
+
+        def block() -> None:
+            with provider.transaction():
+                teams.create(Team(name="never"))
+
+        with writes_blocked(settings), pytest.raises(BackendUnavailableError):
+            block()
+        assert teams.list() == []

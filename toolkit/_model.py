@@ -201,7 +201,7 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
     )
 
 
-def field_of(model: type[Any], key: str) -> str:
+def field_of(model: type[SQLModel], key: str) -> str:
     """The field of ``model`` mapped to column key ``key``."""
     return model_facts(model).field_of_key[key]
 

@@ -132,6 +132,8 @@ def load_steps(
                 "column; the toolkit fills one-to-many and many-to-one relationships"
             )
         (local, remote), target = pairs[0], prop.mapper.class_
+        assert local.key is not None  # a table column has a key
+        assert remote.key is not None
         steps.append(
             LoadStep(
                 key=prop.key,

@@ -765,21 +765,18 @@ async def test_dates_round_trip(shipments: BaseRepository[Shipment], day: date) 
     assert fetched.expected_on == day
 
 
-async def test_relationship_attributes_are_not_stored(
+async def test_related_instances_in_a_relationship_attribute_are_refused(
     heroes: BaseRepository[Hero], powers: BaseRepository[Power]
 ) -> None:
-    # The related power is not even valid (an empty name, a hero that does not exist): it is
-    # neither validated nor stored, only the hero's own fields are.
+    # Never silently dropped: each model's rows go through its own repository.
     hero = Hero(name="Storm", secret_name="Ororo", powers=[Power(name="", hero_id=0)])
-    assert len(hero.powers) == 1
 
-    created = await heroes.create(hero)
+    with pytest.raises(ValidationError, match="powers") as raised:
+        await heroes.create(hero)
 
-    assert set(created.model_dump()) == {"id", "name", "secret_name", "age", "team_id"}
-    assert (await heroes.get_one(created.id or 0)).model_dump() == created.model_dump()
-    assert await powers.list() == []  # the related instance was not written either
-    power = await powers.create(Power(name="Flight", hero_id=created.id or 0))
-    assert (await powers.get_one(power.id or 0)).hero_id == created.id
+    assert raised.value.errors[0]["loc"] == ("powers",)
+    assert await heroes.list() == []
+    assert await powers.list() == []
 
 
 # --- a model inheriting its fields, pydantic types and constraints ------------------------------

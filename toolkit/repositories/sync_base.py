@@ -6,28 +6,34 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Generic
 
+from pydantic import BaseModel
+
 from toolkit._model import ModelT, PrimaryKey
+from toolkit._relations import Load
 from toolkit.query import OrderBy, Page, Where
 
 
 class BaseSyncRepository(ABC, Generic[ModelT]):
     """Typed access to the rows of one model.
 
-    Every call is atomic. Returned instances are plain, fully loaded and detached: they stay
-    usable after the provider that made the repository is closed.
+    Every call is atomic; inside ``provider.transaction()`` the calls commit together.
+    Returned instances are plain, complete and detached: they stay usable after the provider
+    that made the repository is closed. Their relationships are filled only when named in
+    ``load=`` (one query per relationship); reading one that was not raises
+    `RelationshipNotLoadedError`.
     """
 
     model: type[ModelT]
 
     @abstractmethod
-    def get(self, id: PrimaryKey) -> ModelT | None:
+    def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
         """Return the row with this primary key, or ``None``."""
 
     @abstractmethod
-    def get_one(self, id: PrimaryKey) -> ModelT:
+    def get_one(self, id: PrimaryKey, *, load: Load = ()) -> ModelT:
         """Return the row with this primary key; raise ``NotFoundError`` when there is none."""
 
     @abstractmethod
@@ -36,6 +42,8 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
 
         Raises ``ValidationError`` (nothing written), ``ConflictError`` (duplicate primary key or
         unique value) or ``ConstraintError`` (a foreign key or other constraint refused it).
+        Related instances in relationship attributes are refused (``ValidationError`` naming
+        the attribute): each model's rows are written through its own repository.
         """
 
     @abstractmethod
@@ -50,12 +58,30 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
     def update(self, model: ModelT) -> ModelT:
         """Validate ``model`` and overwrite the row with its primary key; return the stored row.
 
-        Raises ``NotFoundError`` when no such row exists, and the errors ``create`` raises.
+        Raises ``NotFoundError`` when no such row exists, and the errors ``create`` raises. On a
+        `Versioned` model, ``StaleVersionError`` when the row is no longer at ``model.version``.
         """
 
     @abstractmethod
-    def delete(self, id: PrimaryKey) -> bool:
-        """Delete the row with this primary key; return whether a row was deleted."""
+    def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
+        """Write only the fields in ``changes`` to the row with this primary key, atomically;
+        return the stored row.
+
+        ``changes`` maps field names to values, or is a pydantic model whose explicitly set
+        fields are the changes (``model_dump(exclude_unset=True)``). The merged row is validated
+        with the model's validators first. A concurrent write of other fields is kept. On a
+        `Versioned` model, a ``version`` in ``changes`` is the version the row must be at.
+        Raises ``NotFoundError``, ``ValidationError`` (an unknown field, a bad value) and what
+        ``update`` raises.
+        """
+
+    @abstractmethod
+    def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
+        """Delete the row with this primary key; return whether a row was deleted.
+
+        ``version`` (`Versioned` models only): delete only if the row is at that version, else
+        raise ``StaleVersionError``.
+        """
 
     @abstractmethod
     def list(
@@ -64,6 +90,7 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
         order_by: OrderBy = None,
         limit: int | None = None,
         offset: int = 0,
+        load: Load = (),
     ) -> builtins.list[ModelT]:
         """The rows matching every ``where`` item, in ``order_by`` order (then primary key).
 
@@ -71,7 +98,7 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
         """
 
     @abstractmethod
-    def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
+    def first(self, *where: Where, order_by: OrderBy = None, load: Load = ()) -> ModelT | None:
         """The first row matching ``where`` in ``order_by`` order, or None."""
 
     @abstractmethod
@@ -89,6 +116,7 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
         order_by: OrderBy = None,
         limit: int = 50,
         cursor: str | None = None,
+        load: Load = (),
     ) -> Page[ModelT]:
         """Up to ``limit`` rows after ``cursor`` (keyset pagination), and the next cursor.
 
@@ -102,7 +130,10 @@ class BaseSyncRepository(ABC, Generic[ModelT]):
 
     @abstractmethod
     def upsert(self, model: ModelT) -> ModelT:
-        """Insert ``model``, or update the row with its primary key; the stored row."""
+        """Insert ``model``, or update the row with its primary key; the stored row.
+
+        On a `Versioned` model an existing row is updated only at ``model.version``.
+        """
 
     @abstractmethod
     def delete_many(self, ids: Iterable[PrimaryKey]) -> int:

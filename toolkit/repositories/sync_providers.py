@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from toolkit._model import ModelT
@@ -21,6 +22,13 @@ class SyncRepositoryProvider(Protocol):
         """The repository of ``model_cls`` on this provider's backend."""
         ...
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """A unit of work: the calls made inside the block, on any repository of this provider,
+        take effect together when it ends, or none of them does (an exception rolls back and is
+        raised again). A block inside a block is a savepoint: its failure undoes only its own
+        calls. Calls from other tasks (threads) on the same provider are not part of it."""
+        ...
+
 
 class SyncSqlRepositoryProvider:
     """`SyncRepositoryProvider` on PostgreSQL or SQLite: its repositories share one connection."""
@@ -34,6 +42,9 @@ class SyncSqlRepositoryProvider:
         if repository is None:
             repository = self._repositories[model_cls] = SyncSqlRepository(model_cls, self._scope)
         return repository
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._scope.transaction()
 
     def close(self) -> None:
         """Return the connection to the pool; the provider's repositories are done with."""
@@ -52,3 +63,6 @@ class SyncRedisRepositoryProvider:
         if repository is None:
             repository = self._repositories[model_cls] = SyncRedisRepository(model_cls, self._scope)
         return repository
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._scope.transaction()

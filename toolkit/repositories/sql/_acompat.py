@@ -23,8 +23,12 @@ __all__ = [
     "aacquire",
     "acquire",
     "acreate_missing",
+    "acurrent_owner",
     "amake_engine",
+    "close_driver",
     "create_missing",
+    "current_owner",
+    "driver_of",
     "make_engine",
 ]
 
@@ -66,6 +70,36 @@ async def aacquire(lock: asyncio.Lock, seconds: float) -> bool:
 def acquire(lock: threading.Lock, seconds: float) -> bool:
     """Take ``lock`` within ``seconds``; whether it was taken."""
     return lock.acquire(timeout=seconds)
+
+
+async def adriver_of(connection: AsyncConnection) -> Any:
+    """The driver's own connection under ``connection`` (an aiosqlite connection)."""
+    return (await connection.get_raw_connection()).driver_connection
+
+
+def driver_of(connection: Connection) -> Any:
+    """The driver's own connection under ``connection`` (a sqlite3 connection)."""
+    return connection.connection.driver_connection
+
+
+async def aclose_driver(driver: Any) -> None:
+    """Close an aiosqlite connection (after what it is running; sqlite3 rolls back)."""
+    await driver.close()
+
+
+def close_driver(driver: Any) -> None:
+    """Close a sqlite3 connection (it rolls back what it left open)."""
+    driver.close()
+
+
+def acurrent_owner() -> object:
+    """Who is calling: the current task (a block belongs to the task that opened it)."""
+    return asyncio.current_task()
+
+
+def current_owner() -> object:
+    """Who is calling: the current thread (a block belongs to the thread that opened it)."""
+    return threading.get_ident()
 
 
 async def acreate_missing(connection: AsyncConnection, tables: Sequence[Table]) -> None:

@@ -1,4 +1,5 @@
-"""A provider's hold on a SQL engine: one pooled connection, and the error funnel around it."""
+"""A provider's hold on a SQL engine: one pooled connection, the error funnel around it, and the
+provider's units of work (`SqlConnectionScope.transaction`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from sqlalchemy import Executable, Row, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from toolkit.errors import ToolkitError
+from toolkit.repositories.sql._acompat import acurrent_owner
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._engines import SqlEngine
 from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
+
+_BLOCK = "transaction"  # what errors of the block's own statements are about
 
 
 class SqlConnectionScope:
@@ -21,6 +25,8 @@ class SqlConnectionScope:
 
     Calls on it take turns (a driver connection runs one statement at a time), and a connection
     left in an unknown state by an error is dropped, so the next call starts on a fresh one.
+    A `transaction` block keeps the turn for its owner (the task, in sync code the thread, that
+    opened it) until it ends: the owner's calls run inside it, everyone else's wait.
     """
 
     def __init__(self, engine: SqlEngine, cursor_secret: bytes) -> None:
@@ -29,17 +35,35 @@ class SqlConnectionScope:
         self._connection: AsyncConnection | None = None
         self._turn = asyncio.Lock()
         self._closed = False
+        self._owner: object = None  # who holds an open block, or None
+        self._savepoints = 0  # nested blocks and batches open inside the block
+        self._broken: ToolkitError | None = None  # why the block can no longer commit
+        self._created: list[Table] = []  # tables the block created: ready once it commits
+
+    def _in_block(self) -> bool:
+        return self._owner is not None and self._owner == acurrent_owner()
 
     @asynccontextmanager
     async def using(
         self, tables: Sequence[Table], model_name: str, *, transaction: bool = False
     ) -> AsyncIterator[AsyncConnection]:
-        """The connection for one call on ``model_name``'s ``tables``; driver errors translated."""
+        """The connection for one call on ``model_name``'s ``tables``; driver errors translated.
+
+        ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
+        if self._in_block():
+            connection = await self._block_connection(tables, model_name)
+            if transaction:
+                async with self._savepoint(connection, model_name), self._block_errors(model_name):
+                    yield connection
+            else:
+                async with self._block_errors(model_name):
+                    yield connection
+            return
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
                 if transaction:
-                    async with self._begun(connection, ("BEGIN",)):
+                    async with self._begun(connection, (self._engine.dialect.begin,)):
                         yield connection
                 else:
                     yield connection
@@ -58,6 +82,11 @@ class SqlConnectionScope:
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
+        if self._owner is not None and self._in_block():
+            connection = await self._block_connection(tables, model_name)
+            async with self._block_errors(model_name):
+                result = await connection.execute(statement, params)
+                return result.all()
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
@@ -68,6 +97,130 @@ class SqlConnectionScope:
                 if error is exc:
                     raise
                 raise error from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A unit of work over every call its owner makes on this scope: committed when the
+        block ends, rolled back when it raises. A block inside a block is a savepoint.
+
+        A statement that fails inside the block (a conflict, a lost connection) ends the unit:
+        later calls in it raise, and so does its end, after rolling back. A failure inside a
+        nested block undoes only that block's statements, and the outer block goes on.
+        """
+        if self._in_block():
+            connection = await self._block_connection((), _BLOCK)
+            async with self._savepoint(connection, _BLOCK):
+                yield
+            return
+        async with self._turn:
+            self._owner = acurrent_owner()
+            try:
+                try:
+                    connection = await self._connection_for(())
+                    await connection.exec_driver_sql(self._engine.dialect.begin)
+                except BaseException as exc:
+                    error = await self._failed(_BLOCK, exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
+                try:
+                    yield
+                except BaseException:
+                    await self._end("ROLLBACK")
+                    raise
+                if self._broken is not None:
+                    await self._end("ROLLBACK")
+                    raise self._broken
+                await self._end("COMMIT")
+                self._engine.mark_ready(self._created)
+            finally:
+                self._owner, self._savepoints, self._broken = None, 0, None
+                self._created = []
+
+    async def _end(self, statement: str) -> None:
+        """COMMIT or ROLLBACK the block; a failed COMMIT is raised as the toolkit's error (the
+        server rolled back, or the connection is gone and the server will)."""
+        connection = self._connection
+        if connection is None:  # lost inside the block: the server rolled it back
+            return
+        try:
+            await connection.exec_driver_sql(statement)
+        except BaseException as exc:
+            await self._discard()
+            if statement == "ROLLBACK" and isinstance(exc, Exception):
+                return  # the block's own error, raised by the caller, says more
+            if isinstance(exc, DRIVER_ERRORS):
+                raise translate_error(self._engine.dialect, self._engine.url, _BLOCK, exc) from exc
+            raise
+
+    async def _block_connection(self, tables: Sequence[Table], model_name: str) -> AsyncConnection:
+        """The block's connection, its ``tables`` created inside the block when missing."""
+        if self._broken is not None:
+            raise ToolkitError(
+                f"{model_name} call refused: the transaction failed earlier ({self._broken}); "
+                "nothing of it will be written: leave the block"
+            )
+        connection = self._connection
+        if connection is None:
+            raise ToolkitError("the transaction's connection is gone")
+        missing = self._engine.missing(tables)
+        if missing and not set(missing) <= set(self._created):
+            async with self._block_errors(model_name):
+                for statement in self._engine.dialect.ddl_begin[1:]:
+                    await connection.exec_driver_sql(statement)  # the cross-process DDL lock
+                await self._engine.create_tables(connection, missing)
+            self._created.extend(missing)
+        return connection
+
+    @asynccontextmanager
+    async def _block_errors(self, model_name: str) -> AsyncIterator[None]:
+        """Inside a block: driver errors translated, and the block marked as failed by them."""
+        try:
+            yield
+        except BaseException as exc:
+            error: BaseException = exc
+            if isinstance(exc, DRIVER_ERRORS):
+                error = translate_error(self._engine.dialect, self._engine.url, model_name, exc)
+            if isinstance(exc, DRIVER_ERRORS) or not isinstance(exc, Exception):
+                # The server's transaction is aborted (or the connection's state unknown).
+                self._broken = (
+                    error
+                    if isinstance(error, ToolkitError)
+                    else ToolkitError(f"{model_name} call was interrupted")
+                )
+                if not isinstance(exc, CONNECTION_INTACT):
+                    await self._discard()
+            if error is exc:
+                raise
+            raise error from exc
+
+    @asynccontextmanager
+    async def _savepoint(self, connection: AsyncConnection, model_name: str) -> AsyncIterator[None]:
+        """A savepoint inside the block: whatever raises in it is undone, and only that."""
+        self._savepoints += 1
+        name = f"toolkit_{self._savepoints}"
+        async with self._block_errors(model_name):
+            await connection.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
+            yield
+            if self._broken is not None:  # a failure inside, caught there: undo it here
+                raise self._broken
+        except BaseException:
+            if self._connection is connection:
+                broken = self._broken
+                try:
+                    await connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+                    await connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+                    self._broken = None  # the transaction is as it was before the savepoint
+                except BaseException:
+                    self._broken = broken or ToolkitError("the transaction's savepoint failed")
+                    await self._discard()
+            raise
+        else:
+            async with self._block_errors(model_name):
+                await connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     async def _failed(self, model_name: str, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);

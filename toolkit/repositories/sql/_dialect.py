@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, bindparam
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import ReturningInsert
@@ -19,7 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from toolkit.config import Settings
 from toolkit.errors import ConfigurationError, ConflictError, ConstraintError, ToolkitError
 
-__all__ = ["SqlDialect", "conflict_or_constraint", "parse_url", "pooled_options"]
+__all__ = ["VERSION_PARAM", "SqlDialect", "conflict_or_constraint", "parse_url", "pooled_options"]
+
+VERSION_PARAM = "toolkit_version"
+"""The bind name of the version a `Versioned` row must be at (no column can clash with it)."""
 
 
 def parse_url(raw: str, setting: str) -> URL:
@@ -52,6 +55,14 @@ class SqlDialect(ABC):
     ddl_begin: tuple[str, ...]
     """Statements that open a transaction for creating tables, serialized across processes."""
 
+    rolls_back_broken: bool
+    """Whether the database is in-process (SQLite): a broken connection's driver connection is
+    closed by the toolkit, rather than left to the server to end (PostgreSQL)."""
+
+    begin: str
+    """The statement that opens a transaction that will write (SQLite: take the write lock at
+    once, so that two transactions that read and then write cannot deadlock)."""
+
     @abstractmethod
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         """The URL for the async or the sync driver, derived from whichever form was given."""
@@ -73,12 +84,21 @@ class SqlDialect(ABC):
         keys: Sequence[str],
         pk: Column[Any],
         returning: Sequence[ColumnElement[Any]],
+        version: Column[Any] | None = None,
     ) -> ReturningInsert[Any]:
-        """INSERT of ``keys``; an existing row with the same primary key is updated instead."""
+        """INSERT of ``keys``; an existing row with the same primary key is updated instead.
+
+        With a ``version`` column: the existing row only while it is at the version bound as
+        ``toolkit_version``, and its version moves on by one (else no row is returned).
+        """
         statement = self.insert(table)
-        updates = {key: statement.excluded[key] for key in keys if key != pk.key}
+        updates: dict[str, Any] = {key: statement.excluded[key] for key in keys if key != pk.key}
+        where = None
+        if version is not None:
+            updates[version.key] = version + 1
+            where = version == bindparam(VERSION_PARAM)
         upsert = statement.on_conflict_do_update(
-            index_elements=[pk], set_=updates or {pk.key: statement.excluded[pk.key]}
+            index_elements=[pk], set_=updates or {pk.key: statement.excluded[pk.key]}, where=where
         )
         returning_insert: ReturningInsert[Any] = upsert.returning(*returning)
         return returning_insert

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import URL
@@ -17,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from toolkit._lifetimes import PerLoop
 from toolkit.config import Settings
-from toolkit.repositories.sql._acompat import aacquire, acreate_missing, amake_engine
+from toolkit.repositories.sql._acompat import (
+    aacquire,
+    aclose_driver,
+    acreate_missing,
+    adriver_of,
+    amake_engine,
+)
 from toolkit.repositories.sql._dialect import SqlDialect
 
 
@@ -38,6 +45,8 @@ class SqlEngine:
         self._single = dialect.single_connection(url)
         self._turn = asyncio.Lock()
         self._ready: set[str] = set()
+        # The driver connections of SQLite files, to close should theirs break (see release).
+        self._drivers: dict[AsyncConnection, Any] = {}
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""
@@ -56,17 +65,32 @@ class SqlEngine:
                 f"another provider for {self._wait} s"
             )
         try:
-            return await self.engine.connect()
+            connection = await self.engine.connect()
+            if self.dialect.rolls_back_broken and not self._single:
+                self._drivers[connection] = await adriver_of(connection)
+            return connection
         except BaseException:
             if self._single:
                 self._turn.release()
             raise
 
     async def release(self, connection: AsyncConnection, *, broken: bool = False) -> None:
-        """Give ``connection`` back to the pool (``broken``: it may be in any state)."""
+        """Give ``connection`` back to the pool (``broken``: it may be in any state: dropped)."""
+        driver = self._drivers.pop(connection, None)
         try:
-            # Closing hands it back to the pool, which rolls back whatever was left open (a
-            # cancelled or timed-out call); a connection that cannot even do that is dropped.
+            if broken:
+                # Neither can the pool be relied on to end a transaction opened with BEGIN on an
+                # autocommitting connection, nor SQLAlchemy to close an aiosqlite connection
+                # whose statement was cancelled (the garbage collector would, holding SQLite's
+                # write lock meanwhile): the connection is dropped (the server rolls back) and a
+                # SQLite file's driver connection closed (sqlite3 rolls back).
+                with contextlib.suppress(Exception):
+                    if driver is not None:
+                        await aclose_driver(driver)
+                    if self._single:  # the one connection of an in-memory database: kept
+                        await connection.exec_driver_sql("ROLLBACK")
+                    else:
+                        await connection.invalidate()
             try:
                 await connection.close()
             except Exception:

@@ -37,6 +37,8 @@ class SqliteDialect(SqlDialect):
     orders_bulk_returning = False  # SQLAlchemy would fall back to one INSERT per row
     # IMMEDIATE takes the database's write lock at once: one creator at a time.
     ddl_begin = ("BEGIN IMMEDIATE",)
+    begin = "BEGIN IMMEDIATE"
+    rolls_back_broken = True
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         url = parse_url(settings.sqlite_url.get_secret_value(), self.url_setting)

@@ -7,7 +7,7 @@ are made once here; SQLAlchemy then compiles each once per engine and caches the
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic
@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from toolkit._model import ModelFacts, ModelT, model_facts
 from toolkit._rows import build_instance, build_many, to_utc
+from toolkit.repositories.sql._dialect import VERSION_PARAM
 
 __all__ = ["SqlStatements", "sql_statements"]
 
@@ -61,22 +62,49 @@ class SqlStatements(Generic[ModelT]):
     insert_many_unordered: ReturningInsert[Any]
     update: ReturningUpdate[Any]
     delete: ReturningDelete[Any]
+    locked_get: Select[Any]  # `get`, locking the row until the transaction ends (PostgreSQL)
+    version_key: str | None  # the version column of a `Versioned` model
+    version_of: Select[Any]  # the row's version
+    update_versioned: ReturningUpdate[Any]  # `update` at the version bound as VERSION_PARAM
+    delete_versioned: ReturningDelete[Any]
 
     def pk_params(self, id: object) -> dict[str, Any]:
         return {_PK_PARAM: self.facts.coerce_pk(id)}
 
     def insert_params(self, validated: ModelT) -> dict[str, Any]:
         values = validated.__dict__
-        return {
+        params = {
             key: values[name]
             for name, key in self.keys
             if values.get(name) is not None or name not in self.database_defaults
         }
+        if self.version_key is not None:
+            params[self.version_key] = 1  # a row's first version, whatever the copy said
+        return params
 
     def update_params(self, validated: ModelT) -> dict[str, Any]:
+        """The parameters of `update` (of `update_versioned` on a `Versioned` model)."""
         values = validated.__dict__
         params = {key: values.get(name) for name, key in self.keys}
         params[_PK_PARAM] = params.pop(self.pk_key)
+        if self.version_key is not None:
+            current: int = values["version"]
+            params[VERSION_PARAM] = current
+            params[self.version_key] = current + 1
+        return params
+
+    def patch_params(
+        self, id: object, merged: ModelT, names: Iterable[str], version: int | None
+    ) -> dict[str, Any]:
+        """The parameters of a patch of fields ``names`` to their values in ``merged`` (the
+        UPDATE sets only the columns given); the row is at ``version`` on a `Versioned` model."""
+        values = merged.__dict__
+        column_key = self.facts.column_of
+        params = {column_key[name].key: values.get(name) for name in names}
+        params[_PK_PARAM] = id
+        if self.version_key is not None and version is not None:
+            params[VERSION_PARAM] = version
+            params[self.version_key] = version + 1
         return params
 
     def in_input_order(
@@ -118,6 +146,8 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     columns = facts.columns
     pk = facts.pk_column
     where_pk = pk == bindparam(_PK_PARAM)
+    version = facts.column_of["version"] if facts.versioned else None
+    where_version = where_pk if version is None else version == bindparam(VERSION_PARAM)
     selected = tuple(
         type_coerce(column, _ExactDecimal()).label(column.key)
         if facts.kinds[name] is Decimal and isinstance(column.type, Numeric)
@@ -155,6 +185,11 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
         insert_many_unordered=insert(table).returning(*selected),
         update=sa_update(table).where(where_pk).returning(*selected),
         delete=delete(table).where(where_pk).returning(pk),
+        locked_get=sa_select(*selected).where(where_pk).with_for_update(),
+        version_key=None if version is None else version.key,
+        version_of=sa_select(version if version is not None else pk).where(where_pk),
+        update_versioned=sa_update(table).where(where_pk, where_version).returning(*selected),
+        delete_versioned=delete(table).where(where_pk, where_version).returning(pk),
     )
 
 

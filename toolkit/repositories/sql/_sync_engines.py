@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.engine import URL
@@ -20,7 +21,9 @@ from toolkit._lifetimes import PerProcess
 from toolkit.config import Settings
 from toolkit.repositories.sql._acompat import (
     acquire,
+    close_driver,
     create_missing,
+    driver_of,
     make_engine,
 )
 from toolkit.repositories.sql._dialect import SqlDialect
@@ -41,6 +44,8 @@ class SyncSqlEngine:
         self._single = dialect.single_connection(url)
         self._turn = threading.Lock()
         self._ready: set[str] = set()
+        # The driver connections of SQLite files, to close should theirs break (see release).
+        self._drivers: dict[Connection, Any] = {}
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""
@@ -59,17 +64,32 @@ class SyncSqlEngine:
                 f"another provider for {self._wait} s"
             )
         try:
-            return self.engine.connect()
+            connection = self.engine.connect()
+            if self.dialect.rolls_back_broken and not self._single:
+                self._drivers[connection] = driver_of(connection)
+            return connection
         except BaseException:
             if self._single:
                 self._turn.release()
             raise
 
     def release(self, connection: Connection, *, broken: bool = False) -> None:
-        """Give ``connection`` back to the pool (``broken``: it may be in any state)."""
+        """Give ``connection`` back to the pool (``broken``: it may be in any state: dropped)."""
+        driver = self._drivers.pop(connection, None)
         try:
-            # Closing hands it back to the pool, which rolls back whatever was left open (a
-            # cancelled or timed-out call); a connection that cannot even do that is dropped.
+            if broken:
+                # Neither can the pool be relied on to end a transaction opened with BEGIN on an
+                # autocommitting connection, nor SQLAlchemy to close an aiosqlite connection
+                # whose statement was cancelled (the garbage collector would, holding SQLite's
+                # write lock meanwhile): the connection is dropped (the server rolls back) and a
+                # SQLite file's driver connection closed (sqlite3 rolls back).
+                with contextlib.suppress(Exception):
+                    if driver is not None:
+                        close_driver(driver)
+                    if self._single:  # the one connection of an in-memory database: kept
+                        connection.exec_driver_sql("ROLLBACK")
+                    else:
+                        connection.invalidate()
             try:
                 connection.close()
             except Exception:

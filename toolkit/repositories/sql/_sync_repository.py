@@ -12,19 +12,23 @@ unit of work stay off these paths.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Executable, Row, Select, delete, func, literal, select
 
 from toolkit._model import ModelT, PrimaryKey, keys_of
-from toolkit._rows import validate_all, validate_for_write
-from toolkit.errors import NotFoundError
+from toolkit._relations import Load
+from toolkit._rows import merge_patch, patch_changes, validate_all, validate_for_write
+from toolkit.errors import NotFoundError, StaleVersionError, ValidationError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._translate import translate, translate_order
 from toolkit.query._tree import InSet, Order, OrderBy, Page, Where
+from toolkit.repositories._sync_related import sync_load_related
 from toolkit.repositories.sql._clauses import SqlClauses, sql_clauses
+from toolkit.repositories.sql._dialect import VERSION_PARAM
 from toolkit.repositories.sql._statements import SqlStatements, sql_statements
 from toolkit.repositories.sql._sync_connection import SyncSqlConnectionScope
 from toolkit.repositories.sync_base import BaseSyncRepository
@@ -38,16 +42,31 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         self._sql: SqlStatements[ModelT] = sql_statements(model)
         self._scope = scope
         self._clauses: SqlClauses = sql_clauses(model, scope.dialect)
+        self._siblings: dict[type[Any], BaseSyncRepository[Any]] = {}
 
     def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
         return self._scope.fetch(self._sql.tables, self._sql.facts.name, statement, params)
 
-    def get(self, id: PrimaryKey) -> ModelT | None:
-        rows = self._fetch(self._sql.get, self._sql.pk_params(id))
-        return self._sql.from_row(rows[0]) if rows else None
+    def _sibling(self, model: type[Any]) -> BaseSyncRepository[Any]:
+        """The repository of ``model`` on the same connection (for ``load=``)."""
+        found = self._siblings.get(model)
+        if found is None:
+            found = self._siblings[model] = SyncSqlRepository(model, self._scope)
+        return found
 
-    def get_one(self, id: PrimaryKey) -> ModelT:
-        found = self.get(id)
+    def _loaded(self, found: builtins.list[ModelT], load: Load) -> builtins.list[ModelT]:
+        sync_load_related(self._sql.facts, found, load, self._sibling)
+        return found
+
+    def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
+        rows = self._fetch(self._sql.get, self._sql.pk_params(id))
+        found = self._sql.from_row(rows[0]) if rows else None
+        if load:
+            self._loaded([found] if found is not None else [], load)
+        return found
+
+    def get_one(self, id: PrimaryKey, *, load: Load = ()) -> ModelT:
+        found = self.get(id, load=load)
         if found is None:
             raise NotFoundError(self._sql.facts.name, id)
         return found
@@ -80,10 +99,44 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
     def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.facts, model)
         params = self._sql.update_params(validated)
-        rows = self._fetch(self._sql.update, params)
+        if self._sql.version_key is None:
+            rows = self._fetch(self._sql.update, params)
+        else:
+            rows = self._fetch(self._sql.update_versioned, params)
         if not rows:
-            raise NotFoundError(self._sql.facts.name, getattr(model, self._sql.facts.pk_name))
+            current = self._fetch(self._sql.version_of, params)
+            raise self._refusal(validated, current)
         return self._sql.from_row(rows[0])
+
+    def _refusal(self, validated: ModelT, current: Sequence[Row[Any]]) -> Exception:
+        """Why an UPDATE of ``validated`` found no row: none has its key, or (`Versioned`) the
+        row is at another version (``current``: the row's version, read after)."""
+        facts = self._sql.facts
+        id = validated.__dict__.get(facts.pk_name)
+        if not current:
+            return NotFoundError(facts.name, id)
+        return StaleVersionError(facts.name, id, validated.__dict__["version"], current[0][0])
+
+    def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
+        facts = self._sql.facts
+        fields, expected = patch_changes(facts, id, changes)
+        key = self._sql.pk_params(id)
+        with self._scope.using(self._sql.tables, facts.name, transaction=True) as connection:
+            # The row locked (SQLite: the database, from BEGIN IMMEDIATE) from read to write.
+            rows = (connection.execute(self._sql.locked_get, key)).all()
+            if not rows:
+                raise NotFoundError(facts.name, id)
+            current = self._sql.from_row(rows[0])
+            version = current.__dict__["version"] if facts.versioned else None
+            if expected is not None and expected != version:
+                raise StaleVersionError(facts.name, id, expected, version)
+            if not fields:
+                return current  # nothing to write
+            merged = merge_patch(facts, current, fields)
+            statement = self._sql.update if version is None else self._sql.update_versioned
+            params = self._sql.patch_params(next(iter(key.values())), merged, fields, version)
+            result = connection.execute(statement, params)
+            return self._sql.from_row(result.one())
 
     def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._sql.facts, models)
@@ -92,29 +145,53 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
             return []
         name = self._sql.facts.name
         with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+            statement = (
+                self._sql.update if self._sql.version_key is None else (self._sql.update_versioned)
+            )
             for instance in validated:
-                result = connection.execute(self._sql.update, self._sql.update_params(instance))
-                found = result.all()
+                params = self._sql.update_params(instance)
+                found = (connection.execute(statement, params)).all()
                 if not found:  # inside the transaction: nothing of the batch stays written
-                    raise NotFoundError(name, getattr(instance, self._sql.facts.pk_name))
+                    current = connection.execute(self._sql.version_of, params)
+                    raise self._refusal(instance, current.all())
                 rows.extend(found)
         return self._sql.from_rows(rows)
 
     def upsert(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.facts, model)
         params = self._sql.insert_params(validated)
+        facts = self._sql.facts
         if self._sql.pk_key not in params:
             statement: Executable = self._sql.insert  # no key yet: nothing to update
         else:
+            version = facts.column_of["version"] if facts.versioned else None
             statement = self._scope.dialect.upsert(
-                self._sql.facts.table, list(params), self._sql.pk_column, self._sql.selected
+                facts.table, list(params), self._sql.pk_column, self._sql.selected, version
             )
+            if version is not None:
+                params[VERSION_PARAM] = validated.__dict__["version"]
         rows = self._fetch(statement, params)
+        if not rows:  # a `Versioned` row at another version
+            current = self._fetch(
+                self._sql.version_of, self._sql.pk_params(params[self._sql.pk_key])
+            )
+            raise self._refusal(validated, current)
         return self._sql.from_row(rows[0])
 
-    def delete(self, id: PrimaryKey) -> bool:
-        rows = self._fetch(self._sql.delete, self._sql.pk_params(id))
-        return bool(rows)
+    def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
+        if version is None:
+            return bool(self._fetch(self._sql.delete, self._sql.pk_params(id)))
+        facts = self._sql.facts
+        params = {
+            **self._sql.pk_params(id),
+            VERSION_PARAM: _version(facts.name, facts.versioned, version),
+        }
+        if self._fetch(self._sql.delete_versioned, params):
+            return True
+        current = self._fetch(self._sql.version_of, params)
+        if not current:
+            return False
+        raise StaleVersionError(facts.name, id, version, current[0][0])
 
     def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
         keys = list(dict.fromkeys(self._sql.facts.coerce_pk(id) for id in keys_of(ids)))
@@ -136,19 +213,22 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         order_by: OrderBy = None,
         limit: int | None = None,
         offset: int = 0,
+        load: Load = (),
     ) -> builtins.list[ModelT]:
         if not where and order_by is None and limit is None and not offset:
-            return self._sql.from_rows(self._fetch(self._sql.list_all, {}))
+            found = self._sql.from_rows(self._fetch(self._sql.list_all, {}))
+            return self._loaded(found, load) if load else found
         check_window(limit, offset)
         statement = self._select(where, translate_order(self._sql.facts, order_by))
         if limit is not None:
             statement = statement.limit(limit)
         if offset:
             statement = statement.offset(offset)
-        return self._sql.from_rows(self._fetch(statement, {}))
+        found = self._sql.from_rows(self._fetch(statement, {}))
+        return self._loaded(found, load) if load else found
 
-    def first(self, *where: Where, order_by: OrderBy = None) -> ModelT | None:
-        found = self.list(*where, order_by=order_by, limit=1)
+    def first(self, *where: Where, order_by: OrderBy = None, load: Load = ()) -> ModelT | None:
+        found = self.list(*where, order_by=order_by, limit=1, load=load)
         return found[0] if found else None
 
     def count(self, *where: Where) -> int:
@@ -167,6 +247,7 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         order_by: OrderBy = None,
         limit: int = 50,
         cursor: str | None = None,
+        load: Load = (),
     ) -> Page[ModelT]:
         check_window(limit, 0, page=True)
         facts = self._sql.facts
@@ -177,6 +258,8 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
             statement = statement.where(self._clauses.where(after(orders, position)))
         rows = self._fetch(statement.limit(limit + 1), {})
         items = self._sql.from_rows(rows)
+        if load:
+            self._loaded(items, load)
         return page_of(facts, orders, items, limit, self._scope.cursor_secret)
 
     def _filters(self, where: Sequence[Any]) -> builtins.list[Any]:
@@ -191,3 +274,12 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
     def _select(self, where: Sequence[Any], orders: Sequence[Order]) -> Select[Any]:
         statement = self._sql.select_all.where(*self._filters(where))
         return statement.order_by(*self._clauses.order_by(orders))
+
+
+def _version(model_name: str, versioned: bool, version: object) -> int:
+    """``delete``'s ``version`` argument, checked: an integer, on a `Versioned` model."""
+    if not versioned:
+        raise ValidationError(f"{model_name} is not Versioned: delete takes no version")
+    if type(version) is not int:
+        raise ValidationError(f"version must be an integer, not {version!r}")
+    return version

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import TypeVar, assert_type
+from typing import Any, TypeVar, assert_type
 
 from pydantic_core import ErrorDetails
 from sqlmodel import SQLModel, and_, col, not_, or_
 
-from models import ActionExecution, ActionStatus, Hero, Team
+from models import ActionExecution, ActionStatus, Entry, Hero, Owner, Team, Wallet
 from toolkit import (
     BackendUnavailableError,
     BaseRepository,
@@ -27,11 +27,14 @@ from toolkit import (
     OrderItem,
     Page,
     PrimaryKey,
+    RelationshipNotLoadedError,
     RepositoryProvider,
     Settings,
+    StaleVersionError,
     SyncRepositoryProvider,
     ToolkitError,
     ValidationError,
+    Versioned,
     get_provider,
     get_repository_provider,
     get_sync_provider,
@@ -400,3 +403,47 @@ async def error_details(heroes: BaseRepository[Hero]) -> None:
         assert_type(exc.id, object)
     except ToolkitError as exc:
         assert_type(exc, ToolkitError)
+
+
+# --- units of work, versions, patches, relationships -------------------------------------------
+
+
+class WalletForm(SQLModel):
+    label: str | None = None
+
+
+async def async_units(provider: RepositoryProvider) -> None:
+    assert_type(provider.transaction(), AbstractAsyncContextManager[None])
+    async with provider.transaction():
+        wallets = provider.get_repository(Wallet)
+        wallet = await wallets.get_one(1, load=[Wallet.owner, Wallet.entries])
+        assert_type(wallet, Wallet)
+        assert_type(wallet.version, int)
+        assert_type(wallet.owner, Owner | None)
+        assert_type(wallet.entries, list[Entry])
+        assert_type(await wallets.patch(1, {"label": "savings"}), Wallet)
+        assert_type(await wallets.patch(1, WalletForm(label="savings")), Wallet)
+        assert_type(await wallets.delete(1, version=wallet.version), bool)
+        assert_type(await wallets.get(1, load=[Wallet.owner]), Wallet | None)
+        assert_type(await wallets.list(load=[Wallet.owner]), list[Wallet])
+        assert_type(await wallets.first(load=()), Wallet | None)
+        assert_type(await wallets.page(limit=10, load=[Wallet.owner]), Page[Wallet])
+    error = StaleVersionError("Wallet", 1, 1, 2)
+    assert_type(error, StaleVersionError)
+    _conflict: ConflictError = error
+    assert_type(error.current, int | None)
+    assert_type(RelationshipNotLoadedError("Owner", "wallets").attribute, str)
+    assert_type(Wallet.model_fields["version"].default, Any)
+    _versioned: Versioned = Wallet(label="w", owner_id=1)
+
+
+def sync_units(provider: SyncRepositoryProvider) -> None:
+    assert_type(provider.transaction(), AbstractContextManager[None])
+    with provider.transaction():
+        wallets = provider.get_repository(Wallet)
+        assert_type(wallets.get_one(1, load=[Wallet.owner]), Wallet)
+        assert_type(wallets.patch(1, {"label": "savings"}), Wallet)
+        assert_type(wallets.patch(1, WalletForm(label="savings")), Wallet)
+        assert_type(wallets.delete(1, version=3), bool)
+        assert_type(wallets.list(load=[Wallet.owner]), list[Wallet])
+        assert_type(wallets.page(load=[Wallet.owner]), Page[Wallet])

@@ -227,3 +227,24 @@ class HeroesOnly:
 
 def not_a_provider() -> RepositoryProvider:
     return HeroesOnly()  # E: return-value
+
+
+# --- units of work, versions, patches, relationships -------------------------------------------
+
+
+async def unit_misuse(provider: RepositoryProvider, hero: Hero) -> None:
+    heroes = provider.get_repository(Hero)
+    await heroes.patch(1, ["name"])  # E: arg-type
+    await heroes.patch(1, hero.name)  # E: arg-type
+    await heroes.delete(1, version="2")  # E: arg-type
+    await heroes.delete(1, 2)  # E: call-arg
+    await heroes.get(1, [Hero.powers])  # E: call-arg
+    with provider.transaction():  # E: attr-defined
+        pass
+
+
+async def sync_unit_misuse(provider: SyncRepositoryProvider) -> None:
+    heroes = provider.get_repository(Hero)
+    heroes.patch(1, None)  # E: arg-type
+    async with provider.transaction():  # E: attr-defined
+        pass

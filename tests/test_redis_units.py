@@ -4,7 +4,8 @@ A block's writes are kept until its end and applied there by one run of the writ
 first checks that nothing the block read has changed since. These tests prove:
 
 - that two blocks that read the same row and then write it do not both commit: one does, the
-  other raises `ConflictError` and leaves nothing;
+  other raises `ConflictError` and leaves nothing; and that a block fails when a table it
+  queried, or read through a staged batch in progress, is written before its end;
 - that a refusal by a late write of a block undoes the earlier ones, down to the last byte of
   every key (documents, unique hashes, ids, foreign-key sets), and that the search index finds
   the rows put back;
@@ -32,7 +33,7 @@ import pytest
 import redis as redis_py
 from redis import Redis as Server  # the server's view, besides the toolkit's
 
-from models import Entry, Owner, Wallet
+from models import Entry, Owner, Team, Wallet
 from tests.redis_server import _binaries, _wait_until_ready
 from tests.services import free_port
 from toolkit.config import Settings
@@ -43,6 +44,7 @@ from toolkit.errors import (
     UnsupportedQueryError,
 )
 from toolkit.repositories.providers import RepositoryProvider
+from toolkit.repositories.redis._repository import RedisRepository
 from toolkit.storage_dependencies import get_provider
 
 
@@ -132,6 +134,33 @@ async def test_a_block_that_queried_a_table_fails_when_another_client_writes_it(
         with pytest.raises(ConflictError, match="changed"):
             await block()
     assert sorted(owner.full_name for owner in await owners.list()) == ["Ada", "Bob"]
+
+
+async def test_a_block_that_read_through_a_staged_batch_fails_when_the_batch_commits(
+    provider: RepositoryProvider,
+) -> None:
+    teams = provider.get_repository(Team)
+    assert isinstance(teams, RedisRepository)
+    kept = await teams.create(Team(id=100, name="kept"))
+    # A staged batch in progress, driven by hand: begun and staged, not yet committed.
+    rows = [Team(id=n, name=f"staged {n}") for n in range(1, 4)]
+    await teams._run("begin", batch="feedface")
+    staged = teams._arguments(rows, creating=True)
+    await teams._run("stage_create", *staged, instances=rows, batch="feedface")
+
+    async def block() -> None:
+        async with provider.transaction():
+            assert await teams.get(1) is None  # the batch's rows are not seen before it commits
+            assert await teams.get(100) == kept
+            await teams.update(kept.model_copy(update={"name": "renamed"}))
+            await teams._run("commit", batch="feedface")  # another client, meanwhile
+
+    with pytest.raises(ConflictError, match="changed"):
+        await block()
+    while (await teams._run("finish", "1000", batch="feedface"))[0] != "done":
+        pass
+    names = [team.name for team in await teams.list()]
+    assert names == ["staged 1", "staged 2", "staged 3", "kept"]
 
 
 async def test_another_tasks_calls_are_not_part_of_a_block(provider: RepositoryProvider) -> None:

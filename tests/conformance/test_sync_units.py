@@ -416,13 +416,17 @@ def test_related_instances_given_to_a_write_are_refused_naming_the_attribute(
     owners: BaseSyncRepository[Owner], wallets: BaseSyncRepository[Wallet]
 ) -> None:
     with pytest.raises(ValidationError, match="wallets") as raised:
-        owners.create(Owner(full_name="Ada", email="a@example.com", wallets=[Wallet(label="w")]))
+        owners.create(
+            Owner(full_name="Ada", email="a@example.com", wallets=[Wallet(label="w", owner_id=0)])
+        )
     assert raised.value.errors[0]["loc"] == ("wallets",)
     owner = an_owner(owners)
+    stranger = Owner(full_name="B", email="b@example.com")
     with pytest.raises(ValidationError, match="owner"):
-        wallets.create(Wallet(label="w", owner_id=owner.id or 0, owner=Owner()))
+        wallets.create(Wallet(label="w", owner_id=owner.id or 0, owner=stranger))
+    changed = owner.model_copy(update={"wallets": [Wallet(label="w", owner_id=0)]})
     with pytest.raises(ValidationError, match="wallets"):
-        owners.update_many([owner.model_copy(update={"wallets": [Wallet(label="w")]})])
+        owners.update_many([changed])
 
     assert owners.list() == [owner]
     assert wallets.count() == 0

@@ -405,14 +405,16 @@ async def test_related_instances_given_to_a_write_are_refused_naming_the_attribu
 ) -> None:
     with pytest.raises(ValidationError, match="wallets") as raised:
         await owners.create(
-            Owner(full_name="Ada", email="a@example.com", wallets=[Wallet(label="w")])
+            Owner(full_name="Ada", email="a@example.com", wallets=[Wallet(label="w", owner_id=0)])
         )
     assert raised.value.errors[0]["loc"] == ("wallets",)
     owner = await an_owner(owners)
+    stranger = Owner(full_name="B", email="b@example.com")
     with pytest.raises(ValidationError, match="owner"):
-        await wallets.create(Wallet(label="w", owner_id=owner.id or 0, owner=Owner()))
+        await wallets.create(Wallet(label="w", owner_id=owner.id or 0, owner=stranger))
+    changed = owner.model_copy(update={"wallets": [Wallet(label="w", owner_id=0)]})
     with pytest.raises(ValidationError, match="wallets"):
-        await owners.update_many([owner.model_copy(update={"wallets": [Wallet(label="w")]})])
+        await owners.update_many([changed])
 
     assert await owners.list() == [owner]
     assert await wallets.count() == 0

@@ -23,11 +23,9 @@ __all__ = [
     "aacquire",
     "acquire",
     "acreate_missing",
-    "acurrent_owner",
     "amake_engine",
     "close_driver",
     "create_missing",
-    "current_owner",
     "driver_of",
     "make_engine",
 ]
@@ -90,16 +88,6 @@ async def aclose_driver(driver: Any) -> None:
 def close_driver(driver: Any) -> None:
     """Close a sqlite3 connection (it rolls back what it left open)."""
     driver.close()
-
-
-def acurrent_owner() -> object:
-    """Who is calling: the current task (a block belongs to the task that opened it)."""
-    return asyncio.current_task()
-
-
-def current_owner() -> object:
-    """Who is calling: the current thread (a block belongs to the thread that opened it)."""
-    return threading.get_ident()
 
 
 async def acreate_missing(connection: AsyncConnection, tables: Sequence[Table]) -> None:

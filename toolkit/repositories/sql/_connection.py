@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Executable, Row, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from toolkit.errors import ToolkitError
-from toolkit.repositories.sql._acompat import acurrent_owner
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._engines import SqlEngine
 from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
 
 _BLOCK = "transaction"  # what errors of the block's own statements are about
+
+_OPEN: ContextVar[tuple[object, ...]] = ContextVar("toolkit_sql_blocks", default=())
+"""The scopes whose `transaction` block the running code is inside: the code of the block, and
+the tasks it starts (they copy its context); not other tasks or threads."""
 
 
 class SqlConnectionScope:
@@ -25,8 +29,8 @@ class SqlConnectionScope:
 
     Calls on it take turns (a driver connection runs one statement at a time), and a connection
     left in an unknown state by an error is dropped, so the next call starts on a fresh one.
-    A `transaction` block keeps the turn for its owner (the task, in sync code the thread, that
-    opened it) until it ends: the owner's calls run inside it, everyone else's wait.
+    A `transaction` block keeps the turn until it ends: calls made by the block's code (and by
+    tasks it starts) run inside it, one at a time; everyone else's wait for its end.
     """
 
     def __init__(self, engine: SqlEngine, cursor_secret: bytes) -> None:
@@ -35,13 +39,14 @@ class SqlConnectionScope:
         self._connection: AsyncConnection | None = None
         self._turn = asyncio.Lock()
         self._closed = False
-        self._owner: object = None  # who holds an open block, or None
+        self._open = False  # a block holds the connection
+        self._block_turn = asyncio.Lock()  # calls inside the block take turns too
         self._savepoints = 0  # nested blocks and batches open inside the block
         self._broken: ToolkitError | None = None  # why the block can no longer commit
         self._created: list[Table] = []  # tables the block created: ready once it commits
 
     def _in_block(self) -> bool:
-        return self._owner is not None and self._owner == acurrent_owner()
+        return self._open and self in _OPEN.get()
 
     @asynccontextmanager
     async def using(
@@ -51,13 +56,17 @@ class SqlConnectionScope:
 
         ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
         if self._in_block():
-            connection = await self._block_connection(tables, model_name)
-            if transaction:
-                async with self._savepoint(connection, model_name), self._block_errors(model_name):
-                    yield connection
-            else:
-                async with self._block_errors(model_name):
-                    yield connection
+            async with self._block_turn:
+                connection = await self._block_connection(tables, model_name)
+                if transaction:
+                    async with (
+                        self._savepoint(connection, model_name),
+                        self._block_errors(model_name),
+                    ):
+                        yield connection
+                else:
+                    async with self._block_errors(model_name):
+                        yield connection
             return
         async with self._turn:
             try:
@@ -82,11 +91,12 @@ class SqlConnectionScope:
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
-        if self._owner is not None and self._in_block():
-            connection = await self._block_connection(tables, model_name)
-            async with self._block_errors(model_name):
-                result = await connection.execute(statement, params)
-                return result.all()
+        if self._open and self._in_block():
+            async with self._block_turn:
+                connection = await self._block_connection(tables, model_name)
+                async with self._block_errors(model_name):
+                    result = await connection.execute(statement, params)
+                    return result.all()
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
@@ -108,12 +118,14 @@ class SqlConnectionScope:
         nested block undoes only that block's statements, and the outer block goes on.
         """
         if self._in_block():
-            connection = await self._block_connection((), _BLOCK)
+            async with self._block_turn:
+                connection = await self._block_connection((), _BLOCK)
             async with self._savepoint(connection, _BLOCK):
                 yield
             return
         async with self._turn:
-            self._owner = acurrent_owner()
+            self._open = True
+            inside = _OPEN.set((*_OPEN.get(), self))
             try:
                 try:
                     connection = await self._connection_for(())
@@ -134,7 +146,8 @@ class SqlConnectionScope:
                 await self._end("COMMIT")
                 self._engine.mark_ready(self._created)
             finally:
-                self._owner, self._savepoints, self._broken = None, 0, None
+                _OPEN.reset(inside)
+                self._open, self._savepoints, self._broken = False, 0, None
                 self._created = []
 
     async def _end(self, statement: str) -> None:

@@ -8,17 +8,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Row, Table
 
 from toolkit.errors import ToolkitError
-from toolkit.repositories.sql._acompat import current_owner
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
 from toolkit.repositories.sql._sync_engines import SyncSqlEngine
 
 _BLOCK = "transaction"  # what errors of the block's own statements are about
+
+_OPEN: ContextVar[tuple[object, ...]] = ContextVar("toolkit_sql_blocks", default=())
+"""The scopes whose `transaction` block the running code is inside: the code of the block, and
+the tasks it starts (they copy its context); not other tasks or threads."""
 
 
 class SyncSqlConnectionScope:
@@ -26,8 +30,8 @@ class SyncSqlConnectionScope:
 
     Calls on it take turns (a driver connection runs one statement at a time), and a connection
     left in an unknown state by an error is dropped, so the next call starts on a fresh one.
-    A `transaction` block keeps the turn for its owner (the task, in sync code the thread, that
-    opened it) until it ends: the owner's calls run inside it, everyone else's wait.
+    A `transaction` block keeps the turn until it ends: calls made by the block's code (and by
+    tasks it starts) run inside it, one at a time; everyone else's wait for its end.
     """
 
     def __init__(self, engine: SyncSqlEngine, cursor_secret: bytes) -> None:
@@ -36,13 +40,14 @@ class SyncSqlConnectionScope:
         self._connection: Connection | None = None
         self._turn = threading.Lock()
         self._closed = False
-        self._owner: object = None  # who holds an open block, or None
+        self._open = False  # a block holds the connection
+        self._block_turn = threading.Lock()  # calls inside the block take turns too
         self._savepoints = 0  # nested blocks and batches open inside the block
         self._broken: ToolkitError | None = None  # why the block can no longer commit
         self._created: list[Table] = []  # tables the block created: ready once it commits
 
     def _in_block(self) -> bool:
-        return self._owner is not None and self._owner == current_owner()
+        return self._open and self in _OPEN.get()
 
     @contextmanager
     def using(
@@ -52,13 +57,17 @@ class SyncSqlConnectionScope:
 
         ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
         if self._in_block():
-            connection = self._block_connection(tables, model_name)
-            if transaction:
-                with self._savepoint(connection, model_name), self._block_errors(model_name):
-                    yield connection
-            else:
-                with self._block_errors(model_name):
-                    yield connection
+            with self._block_turn:
+                connection = self._block_connection(tables, model_name)
+                if transaction:
+                    with (
+                        self._savepoint(connection, model_name),
+                        self._block_errors(model_name),
+                    ):
+                        yield connection
+                else:
+                    with self._block_errors(model_name):
+                        yield connection
             return
         with self._turn:
             try:
@@ -83,11 +92,12 @@ class SyncSqlConnectionScope:
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
-        if self._owner is not None and self._in_block():
-            connection = self._block_connection(tables, model_name)
-            with self._block_errors(model_name):
-                result = connection.execute(statement, params)
-                return result.all()
+        if self._open and self._in_block():
+            with self._block_turn:
+                connection = self._block_connection(tables, model_name)
+                with self._block_errors(model_name):
+                    result = connection.execute(statement, params)
+                    return result.all()
         with self._turn:
             try:
                 connection = self._connection_for(tables)
@@ -109,12 +119,14 @@ class SyncSqlConnectionScope:
         nested block undoes only that block's statements, and the outer block goes on.
         """
         if self._in_block():
-            connection = self._block_connection((), _BLOCK)
+            with self._block_turn:
+                connection = self._block_connection((), _BLOCK)
             with self._savepoint(connection, _BLOCK):
                 yield
             return
         with self._turn:
-            self._owner = current_owner()
+            self._open = True
+            inside = _OPEN.set((*_OPEN.get(), self))
             try:
                 try:
                     connection = self._connection_for(())
@@ -135,7 +147,8 @@ class SyncSqlConnectionScope:
                 self._end("COMMIT")
                 self._engine.mark_ready(self._created)
             finally:
-                self._owner, self._savepoints, self._broken = None, 0, None
+                _OPEN.reset(inside)
+                self._open, self._savepoints, self._broken = False, 0, None
                 self._created = []
 
     def _end(self, statement: str) -> None:

@@ -26,7 +26,7 @@ class SyncRepositoryProvider(Protocol):
         """A unit of work: the calls made inside the block, on any repository of this provider,
         take effect together when it ends, or none of them does (an exception rolls back and is
         raised again). A block inside a block is a savepoint: its failure undoes only its own
-        calls. Calls from other tasks (threads) on the same provider are not part of it."""
+        calls. The tasks the block starts are part of it; other tasks and threads are not."""
         ...
 
 

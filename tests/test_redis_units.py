@@ -163,14 +163,40 @@ async def test_a_block_that_read_through_a_staged_batch_fails_when_the_batch_com
     assert names == ["staged 1", "staged 2", "staged 3", "kept"]
 
 
-async def test_another_tasks_calls_are_not_part_of_a_block(provider: RepositoryProvider) -> None:
+async def test_tasks_a_block_starts_are_part_of_it_and_others_are_not(
+    provider: RepositoryProvider, settings: Settings
+) -> None:
     owners = provider.get_repository(Owner)
+    go, written = asyncio.Event(), asyncio.Event()
+
+    async def outsider() -> None:  # started before the block: not part of it
+        await go.wait()
+        await owners.create(Owner(full_name="Out", email="out@example.com"))
+        written.set()
+
+    async def late() -> None:  # started by the block, writing after it has ended
+        await written.wait()
+        await owners.create(Owner(full_name="Late", email="late@example.com"))
+
+    other = asyncio.create_task(outsider())
     async with provider.transaction():
-        await owners.create(Owner(full_name="Ada", email="ada@example.com"))
-        outside = asyncio.create_task(owners.create(Owner(full_name="Bob", email="b@example.com")))
-        await outside  # written at once: another task
-        assert [owner.full_name for owner in await asyncio.create_task(owners.list())] == ["Bob"]
-    assert sorted(owner.full_name for owner in await owners.list()) == ["Ada", "Bob"]
+        await asyncio.gather(
+            owners.create(Owner(full_name="Ada", email="ada@example.com")),
+            owners.create(Owner(full_name="Bob", email="bob@example.com")),
+        )
+        straggler = asyncio.create_task(late())
+        go.set()
+        await written.wait()
+        # The outsider's row is written already; the block's are not.
+        async with get_provider("redis", settings=settings) as elsewhere:
+            listed = await elsewhere.get_repository(Owner).list()
+        assert [owner.full_name for owner in listed] == ["Out"]
+        with pytest.raises(UnsupportedQueryError):  # the block's tasks are the block
+            await asyncio.create_task(owners.list())
+    await other
+    await straggler  # ran after the block: a call of its own, not lost in the ended block
+    names = sorted(owner.full_name for owner in await owners.list())
+    assert names == ["Ada", "Bob", "Late", "Out"]
 
 
 # --- refusals undo everything ------------------------------------------------------------------

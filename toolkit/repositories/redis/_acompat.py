@@ -7,15 +7,13 @@ the rest of the twins is generated.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
 from redis import BlockingConnectionPool, Connection
 from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from redis.asyncio import Connection as AsyncConnection
 
-__all__ = ["APool", "Pool", "acurrent_owner", "ahandshake", "current_owner", "handshake"]
+__all__ = ["APool", "Pool", "ahandshake", "handshake"]
 
 
 class APool(AsyncBlockingConnectionPool):  # type: ignore[type-arg]  # generic in the stubs only
@@ -100,15 +98,3 @@ def handshake(connection: Connection) -> None:
         # A failed handshake has closed and dropped the socket; only a live one is reset.
         if sock is not None and untyped._sock is sock:
             sock.settimeout(connection.socket_timeout)
-
-
-def acurrent_owner() -> object:
-    """Who is calling, in async code: the current task. A unit of work belongs to the task
-    that opened it; other tasks' calls on the same provider are not part of it."""
-    return asyncio.current_task()
-
-
-def current_owner() -> object:
-    """Who is calling, in sync code: the current thread. A unit of work belongs to the thread
-    that opened it; other threads' calls on the same provider are not part of it."""
-    return threading.current_thread()

@@ -6,9 +6,8 @@ checks once that the server has the JSON and Search modules and that the model's
 exists and is current. Every command goes through `RedisScope.command`, `atomic` or
 `run_script`, which turn redis-py's errors into `BackendUnavailableError`.
 
-A scope also keeps the units of work (`transaction()`) in progress on it, one per task (sync
-code: per thread) that opened one: the repositories ask `RedisScope.unit` whether a call is
-part of one.
+A scope also opens units of work (`transaction()`); the repositories ask `RedisScope.unit`
+whether a call is part of one.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +30,18 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from toolkit._lifetimes import PerLoop
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._acompat import APool, acurrent_owner, ahandshake
+from toolkit.repositories.redis._acompat import APool, ahandshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema
 from toolkit.repositories.redis._script import read_source, script_source
 from toolkit.repositories.redis._unit import Unit
 from toolkit.repositories.redis._url import RedisUrl
+
+_UNITS: ContextVar[tuple[tuple[object, Unit], ...]] = ContextVar("toolkit_redis_units", default=())
+"""The scopes whose `transaction` block the running code is inside, each with its unit: the
+code of the block, and the tasks it starts (they copy its context); not other tasks or
+threads."""
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
@@ -175,19 +180,21 @@ class RedisScope:
         self.prefix = prefix
         self.cursor_secret = cursor_secret
         self._ready_tables: set[str] = set()  # tables whose index is known to be current
-        self._units: dict[object, Unit] = {}  # the blocks in progress, by who opened them
         self.repositories: dict[type[Any], Any] = {}  # for relationships: one per model
 
     def unit(self) -> Unit | None:
-        """The unit of work of the caller's block on this scope, if it is inside one."""
-        return self._units.get(acurrent_owner()) if self._units else None
+        """The unit of work of the block on this scope that the running code is inside, if
+        any (a task the block started and that outlived it is no longer inside it)."""
+        for scope, unit in _UNITS.get():
+            if scope is self and unit.open:
+                return unit
+        return None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """A block whose writes are applied together at its end (see `_unit`); inside a
-        block of the same caller, a savepoint."""
-        owner = acurrent_owner()
-        unit = self._units.get(owner)
+        """A block whose writes are applied together at its end (see `_unit`): the code
+        inside it and the tasks it starts; inside a block, a savepoint."""
+        unit = self.unit()
         if unit is not None:
             mark = unit.savepoint()
             try:
@@ -198,11 +205,14 @@ class RedisScope:
                 raise
             unit.release(mark)
             return
-        unit = self._units[owner] = Unit()
+        unit = Unit()
+        inside = _UNITS.set((*_UNITS.get(), (self, unit)))
         try:
             yield
         finally:
-            del self._units[owner]
+            unit.open = False
+            with contextlib.suppress(ValueError):  # ended in another context: closed is enough
+                _UNITS.reset(inside)
         await self.commit(unit)
 
     async def commit(self, unit: Unit, mark: int = 0) -> None:

@@ -126,6 +126,7 @@ class Unit:
     tables: set[str] = field(default_factory=set)  # tables written
     reached: dict[str, str] = field(default_factory=dict)  # table -> the table deleted from
     marks: list[_Mark] = field(default_factory=list)
+    open: bool = True  # False once the block has ended: later calls are not part of it
 
     # --- what the block sees -----------------------------------------------------------------
 

@@ -27,16 +27,26 @@ Loader = Callable[[InstanceState[Any], PassiveFlag], Any]
 def unloaded_loaders(model_name: str, mapper: Mapper[Any]) -> dict[str, Loader]:
     """Per relationship of ``mapper``, the loader an instance the toolkit built calls when the
     attribute is read without having been loaded: it raises `RelationshipNotLoadedError`."""
+    return {key: _Unloaded(model_name, key) for key in mapper.relationships.keys()}  # noqa: SIM118
 
-    def raiser(key: str) -> Loader:
-        def load(state: InstanceState[Any], passive: PassiveFlag) -> Any:
-            if not passive & PassiveFlag.SQL_OK:  # SQLAlchemy peeking, not the user reading
-                return LoaderCallableStatus.PASSIVE_NO_RESULT
-            raise RelationshipNotLoadedError(model_name, key)
 
-        return load
+class _Unloaded:
+    """The loader of a relationship that was not loaded (a class, so that instances holding it
+    pickle)."""
 
-    return {key: raiser(key) for key in mapper.relationships.keys()}  # noqa: SIM118
+    __slots__ = ("key", "model_name")
+
+    def __init__(self, model_name: str, key: str) -> None:
+        self.model_name = model_name
+        self.key = key
+
+    def __call__(self, state: InstanceState[Any], passive: PassiveFlag) -> Any:
+        if not passive & PassiveFlag.SQL_OK:  # SQLAlchemy peeking, not the user reading
+            return LoaderCallableStatus.PASSIVE_NO_RESULT
+        raise RelationshipNotLoadedError(self.model_name, self.key)
+
+    def __reduce__(self) -> tuple[type[_Unloaded], tuple[str, str]]:
+        return (_Unloaded, (self.model_name, self.key))
 
 
 def refuse_related(

@@ -9,6 +9,7 @@ block ends, as its writes are applied there), the tests hold the whole block to 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -190,6 +191,40 @@ def test_a_refused_write_in_a_nested_transaction_keeps_the_outer_blocks_writes(
             inner()
 
     assert owners.list() == [existing, kept]
+
+
+@pytest.mark.parametrize("call", ["create_many", "update", "update_many", "patch"])
+def test_a_write_refused_and_caught_inside_a_block_still_fails_the_block(
+    provider: SyncRepositoryProvider,
+    owners: BaseSyncRepository[Owner],
+    wallets: BaseSyncRepository[Wallet],
+    call: str,
+) -> None:
+    ada = an_owner(owners, "Ada")
+    an_owner(owners, "Taken")
+    wallet = wallets.create(Wallet(label="w", owner_id=ada.id or 0))
+    wallets.update(wallet)  # the copy `wallet` is stale now
+
+    def refused() -> None:
+        if call == "create_many":
+            owners.create_many([Owner(full_name="Copy", email=ada.email)])
+        elif call == "update":
+            wallets.update(wallet)
+        elif call == "update_many":
+            wallets.update_many([wallet.model_copy(update={"id": 999_999})])
+        else:
+            owners.patch(ada.id or 0, {"email": "taken@example.com"})
+
+    def block() -> None:
+        with provider.transaction():
+            owners.create(Owner(full_name="Kept?", email="kept@example.com"))
+            # Caught, the unit is still over (on Redis the refusal is known at the block's end).
+            with contextlib.suppress(ConflictError, NotFoundError):
+                refused()
+
+    with pytest.raises((ConflictError, NotFoundError)):
+        block()
+    assert owners.count(Owner.full_name == "Kept?") == 0
 
 
 def test_a_transfer_between_two_wallets_is_one_unit(

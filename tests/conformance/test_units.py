@@ -7,6 +7,7 @@ block ends, as its writes are applied there), the tests hold the whole block to 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -180,6 +181,40 @@ async def test_a_refused_write_in_a_nested_transaction_keeps_the_outer_blocks_wr
             await inner()
 
     assert await owners.list() == [existing, kept]
+
+
+@pytest.mark.parametrize("call", ["create_many", "update", "update_many", "patch"])
+async def test_a_write_refused_and_caught_inside_a_block_still_fails_the_block(
+    provider: RepositoryProvider,
+    owners: BaseRepository[Owner],
+    wallets: BaseRepository[Wallet],
+    call: str,
+) -> None:
+    ada = await an_owner(owners, "Ada")
+    await an_owner(owners, "Taken")
+    wallet = await wallets.create(Wallet(label="w", owner_id=ada.id or 0))
+    await wallets.update(wallet)  # the copy `wallet` is stale now
+
+    async def refused() -> None:
+        if call == "create_many":
+            await owners.create_many([Owner(full_name="Copy", email=ada.email)])
+        elif call == "update":
+            await wallets.update(wallet)
+        elif call == "update_many":
+            await wallets.update_many([wallet.model_copy(update={"id": 999_999})])
+        else:
+            await owners.patch(ada.id or 0, {"email": "taken@example.com"})
+
+    async def block() -> None:
+        async with provider.transaction():
+            await owners.create(Owner(full_name="Kept?", email="kept@example.com"))
+            # Caught, the unit is still over (on Redis the refusal is known at the block's end).
+            with contextlib.suppress(ConflictError, NotFoundError):
+                await refused()
+
+    with pytest.raises((ConflictError, NotFoundError)):
+        await block()
+    assert await owners.count(Owner.full_name == "Kept?") == 0
 
 
 async def test_a_transfer_between_two_wallets_is_one_unit(

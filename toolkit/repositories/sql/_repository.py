@@ -20,7 +20,7 @@ from sqlalchemy import Executable, Row, Select, delete, func, literal, select
 from toolkit._model import ModelT, PrimaryKey, keys_of
 from toolkit._relations import Load
 from toolkit._rows import merge_patch, patch_changes, validate_all, validate_for_write
-from toolkit.errors import NotFoundError, StaleVersionError, ValidationError
+from toolkit.errors import NotFoundError, StaleVersionError, ToolkitError, ValidationError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._translate import translate, translate_order
 from toolkit.query._tree import InSet, Order, OrderBy, Page, Where
@@ -106,14 +106,16 @@ class SqlRepository(BaseRepository[ModelT]):
             raise self._refusal(validated, current)
         return self._sql.from_row(rows[0])
 
-    def _refusal(self, validated: ModelT, current: Sequence[Row[Any]]) -> Exception:
+    def _refusal(self, validated: ModelT, current: Sequence[Row[Any]]) -> ToolkitError:
         """Why an UPDATE of ``validated`` found no row: none has its key, or (`Versioned`) the
-        row is at another version (``current``: the row's version, read after)."""
+        row is at another version (``current``: the row's version, read after). Inside a
+        block, the refusal ends the unit, as it does on every backend."""
         facts = self._sql.facts
         id = validated.__dict__.get(facts.pk_name)
         if not current:
-            return NotFoundError(facts.name, id)
-        return StaleVersionError(facts.name, id, validated.__dict__["version"], current[0][0])
+            return self._scope.refused(NotFoundError(facts.name, id))
+        version = validated.__dict__["version"]
+        return self._scope.refused(StaleVersionError(facts.name, id, version, current[0][0]))
 
     async def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
         facts = self._sql.facts

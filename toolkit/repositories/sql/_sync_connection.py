@@ -5,6 +5,7 @@ provider's units of work (`SyncSqlConnectionScope.transaction`)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,14 +41,21 @@ class SyncSqlConnectionScope:
         self._connection: Connection | None = None
         self._turn = threading.Lock()
         self._closed = False
-        self._open = False  # a block holds the connection
-        self._block_turn = threading.Lock()  # calls inside the block take turns too
-        self._savepoints = 0  # nested blocks and batches open inside the block
+        # The open block: a token per level (the block, then each nested block open in it).
+        # Calls inside it take turns under `_inside`, and only code inside the innermost open
+        # level may run: a sibling task waits until a nested block it is not part of ends.
+        self._levels: list[object] = []
+        self._inside = threading.Condition()
+        self._savepoints = itertools.count(1)
         self._broken: ToolkitError | None = None  # why the block can no longer commit
         self._created: list[Table] = []  # tables the block created: ready once it commits
 
     def _in_block(self) -> bool:
-        return self._open and self in _OPEN.get()
+        return bool(self._levels) and self._levels[0] in _OPEN.get()
+
+    def _may_run(self) -> bool:
+        """Whether the running code is inside the innermost open level (or the block ended)."""
+        return not self._levels or self._levels[-1] in _OPEN.get()
 
     @contextmanager
     def using(
@@ -57,11 +65,12 @@ class SyncSqlConnectionScope:
 
         ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
         if self._in_block():
-            with self._block_turn:
+            with self._inside:
+                self._inside.wait_for(self._may_run)
                 connection = self._block_connection(tables, model_name)
                 if transaction:
                     with (
-                        self._savepoint(connection, model_name),
+                        self._savepoint(connection, model_name, recovers=False),
                         self._block_errors(model_name),
                     ):
                         yield connection
@@ -92,8 +101,9 @@ class SyncSqlConnectionScope:
     ) -> Sequence[Row[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
         the calls that run one statement (most of them)."""
-        if self._open and self._in_block():
-            with self._block_turn:
+        if self._levels and self._in_block():
+            with self._inside:
+                self._inside.wait_for(self._may_run)
                 connection = self._block_connection(tables, model_name)
                 with self._block_errors(model_name):
                     result = connection.execute(statement, params)
@@ -109,24 +119,31 @@ class SyncSqlConnectionScope:
                     raise
                 raise error from exc
 
+    def refused(self, error: ToolkitError) -> ToolkitError:
+        """``error``, a write refused after it reached the database (a missing row, a stale
+        version): inside a block it ends the unit, as a refusal by the database itself does."""
+        if self._in_block() and self._broken is None:
+            self._broken = error
+        return error
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A unit of work over every call its owner makes on this scope: committed when the
-        block ends, rolled back when it raises. A block inside a block is a savepoint.
+        """A unit of work over the calls of the code inside the block (and of the tasks it
+        starts): committed when the block ends, rolled back when it raises.
 
-        A statement that fails inside the block (a conflict, a lost connection) ends the unit:
-        later calls in it raise, and so does its end, after rolling back. A failure inside a
-        nested block undoes only that block's statements, and the outer block goes on.
+        A write refused inside the block (by a constraint, a missing row, a stale version, a
+        lost connection) ends the unit: later calls in it raise, and so does its end, after
+        rolling back. A block inside a block is a savepoint: a failure inside it undoes only its
+        own statements, and the outer block goes on.
         """
         if self._in_block():
-            with self._block_turn:
-                connection = self._block_connection((), _BLOCK)
-            with self._savepoint(connection, _BLOCK):
+            with self._nested():
                 yield
             return
         with self._turn:
-            self._open = True
-            inside = _OPEN.set((*_OPEN.get(), self))
+            level = object()
+            self._levels = [level]
+            inside = _OPEN.set((*_OPEN.get(), level))
             try:
                 try:
                     connection = self._connection_for(())
@@ -148,8 +165,40 @@ class SyncSqlConnectionScope:
                 self._engine.mark_ready(self._created)
             finally:
                 _OPEN.reset(inside)
-                self._open, self._savepoints, self._broken = False, 0, None
-                self._created = []
+                self._levels, self._broken, self._created = [], None, []
+                with self._inside:  # tasks of the block still waiting: it is over
+                    self._inside.notify_all()
+
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        """A nested block: a savepoint, and a level that sibling tasks wait behind."""
+        level = object()
+        with self._inside:
+            self._inside.wait_for(self._may_run)
+            connection = self._block_connection((), _BLOCK)
+            name = f"toolkit_{next(self._savepoints)}"
+            with self._block_errors(_BLOCK):
+                connection.exec_driver_sql(f"SAVEPOINT {name}")
+            self._levels.append(level)
+        inside = _OPEN.set((*_OPEN.get(), level))
+        try:
+            yield
+            if self._broken is not None:  # a failure inside, caught there: undo it here
+                raise self._broken
+        except BaseException:
+            with self._inside:
+                self._undo(connection, name, recovers=True)
+                self._levels.remove(level)
+                self._inside.notify_all()
+            raise
+        else:
+            with self._inside:
+                self._levels.remove(level)
+                self._inside.notify_all()
+                with self._block_errors(_BLOCK):
+                    connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        finally:
+            _OPEN.reset(inside)
 
     def _end(self, statement: str) -> None:
         """COMMIT or ROLLBACK the block; a failed COMMIT is raised as the toolkit's error (the
@@ -209,32 +258,36 @@ class SyncSqlConnectionScope:
             raise error from exc
 
     @contextmanager
-    def _savepoint(self, connection: Connection, model_name: str) -> Iterator[None]:
-        """A savepoint inside the block: whatever raises in it is undone, and only that."""
-        self._savepoints += 1
-        name = f"toolkit_{self._savepoints}"
+    def _savepoint(
+        self, connection: Connection, model_name: str, *, recovers: bool
+    ) -> Iterator[None]:
+        """A savepoint around one call's statements inside the block: whatever raises in it is
+        undone, and only that (the block stays failed when the database refused: it would have
+        ended a `create` just the same)."""
+        name = f"toolkit_{next(self._savepoints)}"
         with self._block_errors(model_name):
             connection.exec_driver_sql(f"SAVEPOINT {name}")
         try:
             yield
-            if self._broken is not None:  # a failure inside, caught there: undo it here
-                raise self._broken
         except BaseException:
-            if self._connection is connection:
-                broken = self._broken
-                try:
-                    connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-                    connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
-                    self._broken = None  # the transaction is as it was before the savepoint
-                except BaseException:
-                    self._broken = broken or ToolkitError("the transaction's savepoint failed")
-                    self._discard()
+            self._undo(connection, name, recovers=recovers)
             raise
-        else:
-            with self._block_errors(model_name):
-                connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
-        finally:
-            self._savepoints -= 1
+        with self._block_errors(model_name):
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    def _undo(self, connection: Connection, name: str, *, recovers: bool) -> None:
+        """Roll back to savepoint ``name``; ``recovers``: the block is as it was before it."""
+        if self._connection is not connection:
+            return  # the connection is gone, and the block with it
+        broken = self._broken
+        try:
+            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            if recovers:
+                self._broken = None
+        except BaseException:
+            self._broken = broken or ToolkitError("the transaction's savepoint failed")
+            self._discard()
 
     def _failed(self, model_name: str, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);

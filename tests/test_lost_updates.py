@@ -34,8 +34,15 @@ async def read_tally(settings: Settings, id: int) -> Tally:
         return await provider.get_repository(Tally).get_one(id)
 
 
+def pooled(settings: Settings) -> Settings:
+    """Five connections, the attempts queueing for them: the pool's queue is fair, where
+    SQLite's busy handler lets a writer starve past the command timeout under heavy load."""
+    return settings.replace(pool_size=5, max_overflow=0, pool_timeout=60)
+
+
 async def count_async(settings: Settings, id: int, field: str, patch: bool) -> tuple[int, int]:
     """Add one to ``field`` TIMES times; (successes, stale attempts)."""
+    settings = pooled(settings)
     done = stale = 0
     while done < TIMES:
         async with get_provider(settings=settings) as provider:
@@ -55,6 +62,7 @@ async def count_async(settings: Settings, id: int, field: str, patch: bool) -> t
 
 
 def count_sync(settings: Settings, id: int, field: str, patch: bool) -> tuple[int, int]:
+    settings = pooled(settings)
     done = stale = 0
     while done < TIMES:
         with get_sync_provider(settings=settings) as provider:

@@ -14,7 +14,12 @@ first checks that nothing the block read has changed since. These tests prove:
 - that ``list(load=[Wallet.owner])`` costs the server the same commands for 10 rows as for
   1,000;
 - what a block sees: its own writes through ``get`` and key lookups; queries of a table it has
-  written are refused; a nested block that fails drops its own writes only.
+  written are refused; a nested block that fails drops its own writes only;
+- that nested blocks opened by gathered tasks take turns: code outside an open nested block
+  waits for its end, and is neither part of it nor undone with it; a task of an ended block
+  writes on its own, even while the next block is open;
+- as on SQL: a row given twice to ``update_many`` is checked at the version the first copy
+  writes; a patch that changes nothing writes nothing; ``load=`` is checked with no row found.
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ from toolkit.config import Settings
 from toolkit.errors import (
     BackendUnavailableError,
     ConflictError,
+    NotFoundError,
     StaleVersionError,
     UnsupportedQueryError,
+    ValidationError,
 )
 from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.redis._repository import RedisRepository
@@ -349,6 +356,156 @@ async def test_a_failed_nested_block_drops_its_own_writes_only(
         async with provider.transaction():
             cy = await owners.create(Owner(full_name="Cy", email="cy@example.com"))
     assert await owners.list() == [ada, cy]
+
+
+async def test_gathered_nested_blocks_commit_each_and_a_failed_one_drops_only_its_own_row(
+    provider: RepositoryProvider,
+) -> None:
+    owners = provider.get_repository(Owner)
+
+    async def one(number: int, *, fails: bool = False) -> None:
+        async with provider.transaction():
+            await owners.create(Owner(full_name=f"N{number}", email=f"n{number}@example.com"))
+            await asyncio.sleep(0)  # the others try to run meanwhile
+            await owners.get(1)
+            if fails:
+                raise RuntimeError("this one fails")
+
+    async with provider.transaction():
+        await asyncio.gather(*(one(number) for number in range(20)))
+    assert await owners.count() == 20
+
+    async with provider.transaction():
+        outcomes = await asyncio.gather(
+            *(one(number, fails=number == 27) for number in range(20, 40)),
+            return_exceptions=True,
+        )
+    assert [type(outcome) for outcome in outcomes if outcome is not None] == [RuntimeError]
+    names = {owner.full_name for owner in await owners.list()}
+    assert names == {f"N{number}" for number in range(40) if number != 27}
+
+
+async def test_calls_outside_an_open_nested_block_wait_for_its_end_and_are_not_undone_by_it(
+    provider: RepositoryProvider,
+) -> None:
+    owners = provider.get_repository(Owner)
+    opened, events = asyncio.Event(), []
+
+    async def failing() -> None:
+        async with provider.transaction():
+            await owners.create(Owner(full_name="Inner", email="inner@example.com"))
+            opened.set()
+            for _ in range(20):  # the sibling's call would run meanwhile if it could
+                await asyncio.sleep(0)
+            events.append("nested block ends")
+            raise RuntimeError("the nested block fails")
+
+    async def nested() -> None:
+        with pytest.raises(RuntimeError):
+            await failing()
+
+    async def sibling() -> None:  # in the outer block, not in the nested one
+        await opened.wait()
+        await owners.create(Owner(full_name="Sibling", email="sibling@example.com"))
+        events.append("sibling wrote")
+        async with provider.transaction():  # a nested block of its own, after the other's end
+            await owners.create(Owner(full_name="Next", email="next@example.com"))
+
+    async with provider.transaction():
+        await asyncio.gather(nested(), sibling())
+    assert events == ["nested block ends", "sibling wrote"]
+    assert sorted(owner.full_name for owner in await owners.list()) == ["Next", "Sibling"]
+
+
+async def test_a_task_of_an_ended_block_writes_on_its_own_while_the_next_block_is_open(
+    provider: RepositoryProvider, settings: Settings
+) -> None:
+    owners = provider.get_repository(Owner)
+    second_open, written = asyncio.Event(), asyncio.Event()
+
+    async def straggler() -> None:  # started by the first block, writing during the second
+        await second_open.wait()
+        await owners.create(Owner(full_name="Stray", email="stray@example.com"))
+        written.set()
+
+    async def second() -> None:
+        async with provider.transaction():
+            await owners.create(Owner(full_name="Second", email="second@example.com"))
+            second_open.set()
+            await written.wait()
+            async with get_provider("redis", settings=settings) as elsewhere:
+                listed = await elsewhere.get_repository(Owner).list()
+            assert [owner.full_name for owner in listed] == ["Stray"]  # written already
+            raise RuntimeError("the second block fails")
+
+    async with provider.transaction():
+        task = asyncio.create_task(straggler())
+    with pytest.raises(RuntimeError):
+        await second()
+    await task
+    assert [owner.full_name for owner in await owners.list()] == ["Stray"]
+
+
+# --- versions, patches, load= (as on SQL) ------------------------------------------------------
+
+
+async def test_one_row_twice_in_update_many_is_checked_at_the_version_the_first_writes(
+    provider: RepositoryProvider,
+) -> None:
+    owners, wallets = provider.get_repository(Owner), provider.get_repository(Wallet)
+    ada = await owners.create(Owner(full_name="Ada", email="ada@example.com"))
+    wallet = await wallets.create(Wallet(label="w", owner_id=key(ada.id)))
+    first, second = (wallet.model_copy(update={"balance": n}) for n in (1, 2))
+    with pytest.raises(StaleVersionError) as raised:
+        await wallets.update_many([first, second])
+    assert (raised.value.expected, raised.value.current) == (1, 2)
+    assert await wallets.get_one(key(wallet.id)) == wallet  # nothing written
+    with pytest.raises(StaleVersionError):
+        async with provider.transaction():
+            await wallets.update_many([first, second])
+    assert await wallets.get_one(key(wallet.id)) == wallet
+    # At the versions each write leaves, both are written, in order.
+    again = await wallets.update_many([first, second.model_copy(update={"version": 2})])
+    assert [row.version for row in again] == [2, 3]
+    assert (await wallets.get_one(key(wallet.id))).balance == 2
+    # Without versions the last write of a row wins; a row created twice is a conflict.
+    bob = await owners.create(Owner(full_name="Bob", email="bob@example.com"))
+    renamed = [bob.model_copy(update={"full_name": name}) for name in ("B1", "B2")]
+    assert await owners.update_many(renamed) == renamed
+    assert (await owners.get_one(key(bob.id))).full_name == "B2"
+    twice = [Owner(id=99, full_name="Cy", email=f"cy{n}@example.com") for n in (1, 2)]
+    with pytest.raises(ConflictError):
+        await owners.create_many(twice)
+    assert await owners.get(99) is None
+
+
+async def test_a_patch_that_changes_nothing_writes_nothing(provider: RepositoryProvider) -> None:
+    owners, wallets = provider.get_repository(Owner), provider.get_repository(Wallet)
+    ada = await owners.create(Owner(full_name="Ada", email="ada@example.com"))
+    wallet = await wallets.create(Wallet(label="w", owner_id=key(ada.id)))
+    for changes in ({}, {"version": 1}):
+        assert await wallets.patch(key(wallet.id), changes) == wallet
+        async with provider.transaction():
+            assert await wallets.patch(key(wallet.id), changes) == wallet
+    assert await wallets.get_one(key(wallet.id)) == wallet  # still at version 1
+    with pytest.raises(StaleVersionError):
+        await wallets.patch(key(wallet.id), {"version": 2})
+    with pytest.raises(NotFoundError):
+        await wallets.patch(12345, {})
+
+
+async def test_load_is_checked_when_no_row_is_found(provider: RepositoryProvider) -> None:
+    owners = provider.get_repository(Owner)
+    not_a_relationship: Any = Owner.full_name
+    with pytest.raises(ValidationError):
+        await owners.get(12345, load=[not_a_relationship])
+    with pytest.raises(ValidationError):
+        await owners.get_one(12345, load=[not_a_relationship])
+    with pytest.raises(ValidationError):
+        await owners.first(Owner.full_name == "nobody", load=[not_a_relationship])
+    async with provider.transaction():
+        with pytest.raises(ValidationError):
+            await owners.get(12345, load=[not_a_relationship])
 
 
 async def test_an_exception_in_a_block_writes_nothing(provider: RepositoryProvider) -> None:

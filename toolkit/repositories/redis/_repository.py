@@ -63,6 +63,7 @@ class RedisRepository(BaseRepository[ModelT]):
 
     # --- reads -------------------------------------------------------------------------------
 
+    @RedisWriter.taking_turns
     async def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
         token = self._table.pk_token(id)
         unit = self._scope.unit()
@@ -70,11 +71,9 @@ class RedisRepository(BaseRepository[ModelT]):
             values = await self._reader.document(token)
         else:
             (values,) = await self._writer.seen(unit, [token])
-        if values is None:
-            return None
-        found = build_instance(self._table.facts, values)
-        if load:
-            await self._load([found], load)
+        found = None if values is None else build_instance(self._table.facts, values)
+        if load:  # checked even when there is no row, as on SQL
+            await self._load([] if found is None else [found], load)
         return found
 
     async def get_one(self, id: PrimaryKey, *, load: Load = ()) -> ModelT:
@@ -83,6 +82,7 @@ class RedisRepository(BaseRepository[ModelT]):
             raise NotFoundError(self._table.facts.name, id)
         return found
 
+    @RedisWriter.taking_turns
     async def list(
         self,
         *where: Where,
@@ -102,14 +102,16 @@ class RedisRepository(BaseRepository[ModelT]):
             await self._load(found, load)
         return found
 
+    @RedisWriter.taking_turns
     async def first(
         self, *where: Where, order_by: OrderBy = None, load: Load = ()
     ) -> ModelT | None:
         found = await self._query(where, self._orders(order_by), limit=1)
-        if found and load:
+        if load:  # checked even when there is no row, as on SQL
             await self._load(found, load)
         return found[0] if found else None
 
+    @RedisWriter.taking_turns
     async def count(self, *where: Where) -> int:
         condition = translate_strict(self._table.facts, where)
         rows = await self._writer.in_unit(condition)
@@ -118,6 +120,7 @@ class RedisRepository(BaseRepository[ModelT]):
     async def exists(self, *where: Where) -> bool:
         return await self.count(*where) > 0
 
+    @RedisWriter.taking_turns
     async def page(
         self,
         *where: Where,
@@ -173,10 +176,12 @@ class RedisRepository(BaseRepository[ModelT]):
 
     # --- writes ------------------------------------------------------------------------------
 
+    @RedisWriter.taking_turns
     async def create(self, model: ModelT) -> ModelT:
         (created,) = await self._create([validate_for_write(self._table.facts, model)])
         return created
 
+    @RedisWriter.taking_turns
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._table.facts, models)
         return await self._create(validated) if validated else []
@@ -207,6 +212,7 @@ class RedisRepository(BaseRepository[ModelT]):
         (updated,) = await self.update_many([model])
         return updated
 
+    @RedisWriter.taking_turns
     async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._table.facts, models)
         if not validated:
@@ -241,6 +247,7 @@ class RedisRepository(BaseRepository[ModelT]):
         written = {self._doc(token): dict(row) for token, row in zip(tokens, rows, strict=True)}
         unit.add(Operation(self._table, name, self._plan, arguments, ids, versions), written)
 
+    @RedisWriter.taking_turns
     async def upsert(self, model: ModelT) -> ModelT:
         facts = self._table.facts
         validated = validate_for_write(facts, model)
@@ -260,6 +267,7 @@ class RedisRepository(BaseRepository[ModelT]):
             row["version"] = 1  # created, whatever the copy said
         return self._build(row)
 
+    @RedisWriter.taking_turns
     async def patch(self, id: PrimaryKey, changes: Mapping[str, object] | BaseModel) -> ModelT:
         facts = self._table.facts
         fields, expected = patch_changes(facts, id, changes)
@@ -291,9 +299,12 @@ class RedisRepository(BaseRepository[ModelT]):
             raise NotFoundError(facts.name, id)
         if expected is not None and current["version"] != expected:
             raise StaleVersionError(facts.name, id, expected, current["version"])
+        if not fields:  # nothing to change: nothing written, the version kept, as on SQL
+            return build_instance(facts, current)
         merged = merge_patch(facts, build_instance(facts, current), fields)
         return self._update_in(unit, [merged])[0]
 
+    @RedisWriter.taking_turns
     async def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
         facts = self._table.facts
         if version is not None:
@@ -318,6 +329,7 @@ class RedisRepository(BaseRepository[ModelT]):
         unit.add(operation, {self._doc(token): None}, self._reach)
         return True
 
+    @RedisWriter.taking_turns
     async def delete_many(self, ids: Iterable[PrimaryKey]) -> int:
         tokens = builtins.list(dict.fromkeys(self._table.pk_token(id) for id in keys_of(ids)))
         if not tokens:
@@ -332,6 +344,7 @@ class RedisRepository(BaseRepository[ModelT]):
             unit.add(operation, {self._doc(token): None for token in found}, self._reach)
         return len(found)
 
+    @RedisWriter.taking_turns
     async def delete_where(self, *where: Where) -> int:
         # Found, then deleted by key: a row changed in between by another writer is deleted
         # as it was found (Redis has no statement that filters and deletes at once).

@@ -20,7 +20,16 @@ from typing import Any
 
 from toolkit.repositories.redis._documents import RedisTable
 
-__all__ = ["IndexedField", "index_schema", "search_fields"]
+_REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
+
+__all__ = [
+    "IndexedField",
+    "index_schema",
+    "info_map",
+    "missing_modules",
+    "no_index",
+    "search_fields",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +80,32 @@ def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
             arguments += [path, "AS", field.name, "TAG", "CASESENSITIVE", "INDEXEMPTY"]
             arguments += ["INDEXMISSING", "SORTABLE", "UNF"]
     return arguments
+
+
+def info_map(reply: Any) -> dict[str, Any]:
+    """FT.INFO's reply (a flat list of names and values, or a map) as a dict."""
+    if isinstance(reply, dict):
+        return {str(key): value for key, value in reply.items()}
+    return {str(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+
+
+def missing_modules(reply: Any) -> list[str]:
+    """The modules the backend needs that MODULE LIST's ``reply`` lacks."""
+    names = {module_name(entry).lower() for entry in reply}
+    return [label for name, label in _REQUIRED_MODULES.items() if name not in names]
+
+
+def no_index(exc: BaseException) -> bool:
+    """Whether the server's error ``exc`` says that the index it was given does not exist."""
+    message = str(exc).lower()
+    return "unknown index" in message or "no such index" in message
+
+
+def module_name(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return str(entry.get("name", ""))
+    pairs = list(entry)
+    for position in range(0, len(pairs) - 1, 2):
+        if str(pairs[position]) == "name":
+            return str(pairs[position + 1])
+    return ""

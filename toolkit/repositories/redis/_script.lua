@@ -242,7 +242,7 @@ end
 
 local function update()
   local count = (#A - FIRST + 1) / 3
-  local claimed, released, olds = {}, {}, {}
+  local claimed, released, olds, versions = {}, {}, {}, {}
   for i = 1, count do
     local token = A[3 * i + FIRST - 3]
     local key = doc_key(root, token)
@@ -250,8 +250,11 @@ local function update()
     if locked(root, token) then return {"busy", root.pk, i} end
     local keys = cjson.decode(A[3 * i + FIRST - 1])
     if keys.v then  -- a versioned row: written only at the copy's version
-      local current = stored_version(key)
+      -- A row given twice is checked the second time at the version the first writes, as
+      -- SQL checks row after row.
+      local current = versions[key] or stored_version(key)
       if current ~= string.format("%d", keys.v) then return {"stale", "version", i, current} end
+      versions[key] = string.format("%d", keys.v + 1)
     end
     local old = stored_keys(key) or {u = {}, f = {}}
     olds[i] = old

@@ -1,4 +1,5 @@
-"""The write script and its plan: the one Lua script that performs every Redis write.
+"""The write script and its plan: the one Lua script that performs every Redis write; and how
+a script or a command is sent.
 
 The plan tells the script, as JSON, the keys of the table written and of every table a delete
 can reach through foreign keys (to cascade, set NULL or refuse), with their constraints.
@@ -7,17 +8,43 @@ can reach through foreign keys (to cascade, set NULL or refuse), with their cons
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from hiredis import pack_command
 from sqlalchemy import Table
 
 from toolkit._model import table_fields
 from toolkit.repositories.redis._documents import unique_groups
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 
-__all__ = ["read_source", "script_plan", "script_source"]
+__all__ = ["Command", "Script", "packed", "read_source", "script_plan", "script_source"]
+
+Command = Sequence[str | int] | bytes
+"""A command's arguments, or the command already packed (see `packed`)."""
+
+
+def packed(*arguments: str | int) -> bytes:
+    """A command packed for the wire (by hiredis, in C): constant commands are packed once,
+    to be sent as they are each time."""
+    # hiredis's stub types the argument as a one-element tuple; it takes any number.
+    wire: bytes = pack_command(arguments)  # type: ignore[arg-type]
+    return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script, and its SHA1 digest, by which it is run."""
+
+    source: str
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha1(self.source.encode()).hexdigest())
 
 
 @functools.cache

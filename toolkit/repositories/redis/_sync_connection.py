@@ -8,8 +8,8 @@ checks once that the server has the JSON and Search modules and that the model's
 exists and is current. Every command goes through `SyncRedisScope.command`, `atomic` or
 `run_script`, which turn redis-py's errors into `BackendUnavailableError`.
 
-A scope also opens units of work (`transaction()`); the repositories ask `SyncRedisScope.unit`
-whether a call is part of one.
+A scope also opens units of work (`transaction()`). A repository's calls take their turn in
+the block they are part of (`taking_turns`), and ask `SyncRedisScope.unit` for its unit.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
-from hiredis import pack_command
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -35,45 +33,22 @@ from toolkit.errors import BackendUnavailableError
 from toolkit.repositories.redis._acompat import Pool, handshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
-from toolkit.repositories.redis._schema import index_schema
-from toolkit.repositories.redis._script import read_source, script_source
-from toolkit.repositories.redis._unit import Unit
+from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
+from toolkit.repositories.redis._script import Command, Script, packed, read_source, script_source
+from toolkit.repositories.redis._unit import Level, Unit
 from toolkit.repositories.redis._url import RedisUrl
 
-_UNITS: ContextVar[tuple[tuple[object, Unit], ...]] = ContextVar("toolkit_redis_units", default=())
-"""The scopes whose `transaction` block the running code is inside, each with its unit: the
-code of the block, and the tasks it starts (they copy its context); not other tasks or
-threads."""
+_LEVELS: ContextVar[tuple[Level, ...]] = ContextVar("toolkit_redis_levels", default=())
+"""The levels (blocks, nested blocks) the running code is inside: the code of a block, and the
+tasks it starts (they copy its context); not other tasks or threads."""
+_HELD: ContextVar[tuple[Unit, ...]] = ContextVar("toolkit_redis_held", default=())
+"""The units whose turn the running call holds (the calls it makes run in it at once)."""
 
-_REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
 
-Command = Sequence[str | int] | bytes
-"""A command's arguments, or the command already packed (see `packed`)."""
-
-
-def packed(*arguments: str | int) -> bytes:
-    """A command packed for the wire (by hiredis, in C): constant commands are packed once,
-    to be sent as they are each time."""
-    # hiredis's stub types the argument as a one-element tuple; it takes any number.
-    wire: bytes = pack_command(arguments)  # type: ignore[arg-type]
-    return wire
-
-
 _INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
 _INDEX_BUILD_POLL = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    """A Lua script, and its SHA1 digest, by which it is run."""
-
-    source: str
-    digest: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "digest", hashlib.sha1(self.source.encode()).hexdigest())
 
 
 class SyncRedisClient:
@@ -148,15 +123,11 @@ class SyncRedisClient:
         self.redis.connection_pool.disconnect()
 
 
-def _close(client: SyncRedisClient) -> None:
-    client.close()
-
-
 class SyncRedisClients:
     """The Redis clients of the process (async code: a set per event loop)."""
 
     def __init__(self) -> None:
-        self._clients = PerProcess(_close)
+        self._clients = PerProcess(SyncRedisClient.close)
 
     def get(self, settings: Settings) -> SyncRedisClient:
         # What the client is made of; the key prefix is not: one client serves every prefix.
@@ -184,45 +155,104 @@ class SyncRedisScope:
         self._ready_tables: set[str] = set()  # tables whose index is known to be current
         self.repositories: dict[type[Any], Any] = {}  # for relationships: one per model
 
+    def block(self) -> Unit | None:
+        """The unit of the open block on this scope that the running code is inside, if any
+        (a task the block started and that outlived it is no longer inside it)."""
+        for level in reversed(_LEVELS.get()):
+            unit = level.unit
+            if unit.owner is self:
+                return unit if unit.open else None
+        return None
+
     def unit(self) -> Unit | None:
-        """The unit of work of the block on this scope that the running code is inside, if
-        any (a task the block started and that outlived it is no longer inside it)."""
-        for scope, unit in _UNITS.get():
-            if scope is self and unit.open:
+        """The unit of the block whose turn the running call holds (see `taking_turns`)."""
+        for unit in _HELD.get():
+            if unit.owner is self and unit.open:
                 return unit
         return None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A block whose writes are applied together at its end (see `_unit`): the code
-        inside it and the tasks it starts; inside a block, a savepoint."""
-        unit = self.unit()
-        if unit is not None:
-            mark = unit.savepoint()
+    def turn(self, unit: Unit) -> Iterator[None]:
+        """A call's turn in ``unit``'s block, held while it runs: the block's calls take turns,
+        and wait while a nested block the calling code is not inside is open (`Unit.may_run`)."""
+        if unit in _HELD.get():  # a call of a call (to load relationships): in its turn
+            yield
+            return
+        chain = _LEVELS.get()
+        with unit.turns:
+            unit.turns.wait_for(lambda: unit.may_run(chain))
+            held = _HELD.set((*_HELD.get(), unit))
             try:
                 yield
-                self.commit(unit, mark)  # refused: its writes are dropped
-            except BaseException:
-                unit.rollback(mark)
-                raise
-            unit.release(mark)
+            finally:
+                with contextlib.suppress(ValueError):
+                    _HELD.reset(held)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A block whose writes are applied together at its end (see `_unit`): the code
+        inside it and the tasks it starts; inside a block, a nested block (a savepoint)."""
+        unit = self.block()
+        level = None if unit is None else self._nest(unit)
+        if unit is not None and level is not None:
+            inside, failed = _LEVELS.set((*_LEVELS.get(), level)), True
+            try:
+                yield
+                failed = False
+            finally:
+                with contextlib.suppress(ValueError):  # ended in another context
+                    _LEVELS.reset(inside)
+                self._leave(unit, level, failed=failed)
             return
-        unit = Unit()
-        inside = _UNITS.set((*_UNITS.get(), (self, unit)))
+        unit = Unit(owner=self, turns=threading.Condition())
+        inside, ended = _LEVELS.set((*_LEVELS.get(), unit.levels[0])), False
         try:
             yield
+            ended = True
         finally:
-            unit.open = False
-            with contextlib.suppress(ValueError):  # ended in another context: closed is enough
-                _UNITS.reset(inside)
+            with contextlib.suppress(ValueError):
+                _LEVELS.reset(inside)
+            try:  # later calls of the tasks it started run on their own
+                with unit.turns:
+                    if ended:  # once the nested blocks open in it (in those tasks) have ended
+                        unit.turns.wait_for(lambda: unit.settled(unit.levels[0]))
+                    unit.open = False
+                    unit.turns.notify_all()
+            finally:
+                unit.open = False
         self.commit(unit)
 
-    def commit(self, unit: Unit, mark: int = 0) -> None:
+    def _nest(self, unit: Unit) -> Level | None:
+        """A nested block's level, opened in its turn; None if the block ended meanwhile."""
+        chain = _LEVELS.get()
+        with unit.turns:
+            unit.turns.wait_for(lambda: unit.may_run(chain))
+            return unit.savepoint() if unit.open else None
+
+    def _leave(self, unit: Unit, level: Level, *, failed: bool) -> None:
+        """End nested block ``level``, once the blocks opened inside it have ended: its writes
+        join the enclosing level's if it did not fail and a trial of them is not refused, else
+        they are dropped."""
+        kept = False
+        try:
+            with unit.turns:
+                try:
+                    unit.turns.wait_for(lambda: unit.settled(level))
+                    if not failed and unit.open:
+                        self.commit(unit, level)  # refused: its writes are dropped
+                    kept = not failed
+                finally:
+                    (unit.release if kept else unit.rollback)(level)
+                    unit.turns.notify_all()
+        finally:
+            unit.rollback(level)  # cancelled before its turn came: dropped all the same
+
+    def commit(self, unit: Unit, level: Level | None = None) -> None:
         """Apply ``unit``'s writes in one run of the write script, if what it read is
         unchanged; else raise what the script's refusal means, with nothing applied. At the
-        end of nested block ``mark``: try them, applying nothing, and raise what a refusal of
+        end of nested block ``level``: try them, applying nothing, and raise what a refusal of
         one of the nested block's own writes means."""
-        if len(unit.operations) <= (unit.marks[mark - 1].operations if mark else 0):
+        if len(unit.operations) <= (0 if level is None else level.operations):
             return
         try:
             for operation in unit.operations:
@@ -230,9 +260,9 @@ class SyncRedisScope:
                     self._ready(operation.described)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        arguments = unit.arguments(check=bool(mark))
+        arguments = unit.arguments(check=level is not None)
         reply = self.run_script(unit.operations[0].described, arguments)
-        error = None if reply[0] == "ok" else unit.refusal(reply, mark)
+        error = None if reply[0] == "ok" else unit.refusal(reply, level)
         if error is not None:
             raise error
 
@@ -297,9 +327,7 @@ class SyncRedisScope:
         self._ready_tables.add(described.table)
 
     def _check_modules(self) -> None:
-        reply = self._client.command("MODULE", "LIST")
-        names = {_module_name(entry).lower() for entry in reply}
-        missing = [label for name, label in _REQUIRED_MODULES.items() if name not in names]
+        missing = missing_modules(self._client.command("MODULE", "LIST"))
         if missing:
             raise BackendUnavailableError(
                 f"{self._client.location} lacks {' and '.join(missing)}: the Redis backend "
@@ -345,15 +373,15 @@ class SyncRedisScope:
         try:
             reply = self._client.command("FT.INFO", alias)
         except ResponseError as exc:
-            if _is_unknown_index(exc):
+            if no_index(exc):
                 return None
             raise
-        return str(_info(reply)["index_name"])
+        return str(info_map(reply)["index_name"])
 
     def _wait_indexed(self, name: str) -> None:
         """Return once index ``name`` holds every document it covers."""
         deadline = time.monotonic() + _INDEX_BUILD_TIMEOUT
-        while str(_info(self._client.command("FT.INFO", name))["indexing"]) != "0":
+        while str(info_map(self._client.command("FT.INFO", name))["indexing"]) != "0":
             if time.monotonic() > deadline:
                 raise BackendUnavailableError(
                     f"{self._client.location}: search index {name} was still being built "
@@ -366,27 +394,5 @@ class SyncRedisScope:
         try:
             self._client.command("FT.DROPINDEX", name)
         except ResponseError as exc:
-            if not _is_unknown_index(exc):
+            if not no_index(exc):
                 raise
-
-
-def _info(reply: Any) -> dict[str, Any]:
-    """FT.INFO's reply (a flat list of names and values, or a map) as a dict."""
-    if isinstance(reply, dict):
-        return {str(key): value for key, value in reply.items()}
-    return {str(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
-
-
-def _is_unknown_index(exc: ResponseError) -> bool:
-    message = str(exc).lower()
-    return "unknown index" in message or "no such index" in message
-
-
-def _module_name(entry: Any) -> str:
-    if isinstance(entry, dict):
-        return str(entry.get("name", ""))
-    pairs = list(entry)
-    for position in range(0, len(pairs) - 1, 2):
-        if str(pairs[position]) == "name":
-            return str(pairs[position + 1])
-    return ""

@@ -22,7 +22,6 @@ from typing import Any, Generic, TypeVar
 from toolkit._model import ModelT
 from toolkit.query._evaluate import evaluate, sort_rows
 from toolkit.query._tree import Condition, Order
-from toolkit.repositories.redis._connection import Command, packed
 from toolkit.repositories.redis._documents import RedisTable, redis_table
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._lookups import (
@@ -37,7 +36,7 @@ from toolkit.repositories.redis._lookups import (
     unique_value,
     view_of,
 )
-from toolkit.repositories.redis._script import script_plan
+from toolkit.repositories.redis._script import Command, packed, script_plan
 from toolkit.repositories.redis._search import NONE, SearchPlan, redis_search
 from toolkit.repositories.redis._sync_connection import SyncRedisScope
 

@@ -11,10 +11,11 @@ of the server waiting: it is staged in runs of ``chunk`` rows and committed in o
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
-from collections.abc import Sequence
-from typing import Any, Generic
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 from toolkit._model import ModelT
 from toolkit.errors import ToolkitError
@@ -30,6 +31,8 @@ from toolkit.repositories.redis._unit import Unit, refusal
 
 _READ_CHUNK = 1_000  # documents per read by key
 
+Call = TypeVar("Call", bound=Callable[..., Any])
+
 
 class SyncRedisWriter(Generic[ModelT]):
     """The write script's runs on one model's rows under one provider's key prefix, and the
@@ -43,6 +46,23 @@ class SyncRedisWriter(Generic[ModelT]):
         self._reader = reader
         self._keys = redis_keys(scope.prefix, described.table)
         self.plan = script_plan(described.facts.table, scope.prefix)
+
+    @staticmethod
+    def taking_turns(method: Call) -> Call:
+        """``method``, a repository's call (on ``self._scope``): inside a block, run in its turn
+        (`SyncRedisScope.turn`), where `SyncRedisScope.unit` gives the block's unit. (A method, so
+        that the sync repository finds the sync one by its class.)"""
+
+        @functools.wraps(method)
+        def call(self: Any, *arguments: Any, **options: Any) -> Any:
+            scope: SyncRedisScope = self._scope
+            unit = scope.block()
+            if unit is None:
+                return method(self, *arguments, **options)
+            with scope.turn(unit):
+                return method(self, *arguments, **options)
+
+        return cast(Call, call)
 
     def run(
         self,

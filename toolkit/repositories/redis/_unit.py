@@ -30,7 +30,7 @@ from toolkit.errors import (
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
 
-__all__ = ["Operation", "ReadChanged", "Unit", "delete_reach", "refusal"]
+__all__ = ["Level", "Operation", "ReadChanged", "Unit", "delete_reach", "refusal"]
 
 _FAILURES: dict[str, type[ToolkitError]] = {
     "conflict": ConflictError,
@@ -106,18 +106,24 @@ class Operation:
     versions: Sequence[int | None] = ()
 
 
-@dataclass(slots=True)
-class _Mark:
+@dataclass(eq=False, slots=True)
+class Level:
+    """A level of a block: the block itself, or a nested block open in it (its token: levels
+    compare by identity); what the unit held when it began, to go back to if it fails."""
+
+    unit: Unit
     operations: int
     written: dict[str, Row | None]
     tables: set[str]
     reached: dict[str, str]
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Unit:
     """A block's pending writes and what it read from the store (see the module's text)."""
 
+    owner: object = None  # what opened the block (a provider's scope)
+    turns: Any = None  # what its calls take turns under (the scope's condition)
     operations: list[Operation] = field(default_factory=list)
     written: dict[str, Row | None] = field(default_factory=dict)  # key -> row; None: deleted
     seen: dict[str, Row | None] = field(default_factory=dict)  # key -> row as read; None: none
@@ -125,8 +131,12 @@ class Unit:
     counters: dict[str, str] = field(default_factory=dict)  # change counter -> value; "": none
     tables: set[str] = field(default_factory=set)  # tables written
     reached: dict[str, str] = field(default_factory=dict)  # table -> the table deleted from
-    marks: list[_Mark] = field(default_factory=list)
+    # The levels open: the block, then each nested block open in the one before.
+    levels: list[Level] = field(default_factory=list)
     open: bool = True  # False once the block has ended: later calls are not part of it
+
+    def __post_init__(self) -> None:
+        self.levels.append(Level(self, 0, {}, set(), {}))
 
     # --- what the block sees -----------------------------------------------------------------
 
@@ -197,26 +207,38 @@ class Unit:
         for table in reach:
             self.reached.setdefault(table, operation.described.facts.name)
 
-    # --- savepoints ----------------------------------------------------------------------------
+    # --- nested blocks ------------------------------------------------------------------------
 
-    def savepoint(self) -> int:
-        """Mark where a nested block begins; its number."""
-        self.marks.append(
-            _Mark(len(self.operations), dict(self.written), set(self.tables), dict(self.reached))
+    def may_run(self, chain: Sequence[Level]) -> bool:
+        """Whether code inside the levels ``chain`` may run a call or open a nested block now:
+        it is inside the innermost open level (or the block has ended). Code outside it waits
+        until that nested block ends, so that it neither joins it nor is undone with it."""
+        return not self.open or self.levels[-1] in chain
+
+    def settled(self, level: Level) -> bool:
+        """Whether the nested blocks opened inside ``level`` have all ended (or it has)."""
+        return not self.open or level not in self.levels or self.levels[-1] is level
+
+    def savepoint(self) -> Level:
+        """Open a nested block inside the innermost open level; its level."""
+        level = Level(
+            self, len(self.operations), dict(self.written), set(self.tables), dict(self.reached)
         )
-        return len(self.marks)
+        self.levels.append(level)
+        return level
 
-    def release(self, mark: int) -> None:
-        """The nested block ``mark`` ended well: its writes join the enclosing block's."""
-        del self.marks[mark - 1 :]
+    def release(self, level: Level) -> None:
+        """Nested block ``level`` ended well: its writes join the enclosing level's."""
+        if level in self.levels:
+            del self.levels[self.levels.index(level) :]
 
-    def rollback(self, mark: int) -> None:
-        """The nested block ``mark`` failed: its writes are dropped (what it read is still
+    def rollback(self, level: Level) -> None:
+        """Nested block ``level`` failed: its writes are dropped (what it read is still
         checked at the end)."""
-        saved = self.marks[mark - 1]
-        del self.marks[mark - 1 :]
-        del self.operations[saved.operations :]
-        self.written, self.tables, self.reached = saved.written, saved.tables, saved.reached
+        if level in self.levels:
+            del self.levels[self.levels.index(level) :]
+            del self.operations[level.operations :]
+            self.written, self.tables, self.reached = level.written, level.tables, level.reached
 
     # --- the end -------------------------------------------------------------------------------
 
@@ -234,14 +256,14 @@ class Unit:
             arguments.extend(operation.arguments)
         return arguments
 
-    def refusal(self, reply: Sequence[Any], mark: int = 0) -> ToolkitError | None:
+    def refusal(self, reply: Sequence[Any], level: Level | None = None) -> ToolkitError | None:
         """The error the block's end raises for the script's refusal ``reply``; at the end of
-        the nested block ``mark``, the error of a refusal of one of its own operations (None
-        for one before it, which the enclosing block's end reports)."""
+        nested block ``level``, the error of a refusal of one of its own operations (None for
+        one before it, which the enclosing block's end reports)."""
         if str(reply[0]) == "changed":
-            return refusal(self.operations[0].described, reply) if not mark else None
+            return refusal(self.operations[0].described, reply) if level is None else None
         number = int(reply[4])
-        if mark and number <= self.marks[mark - 1].operations:
+        if level is not None and number <= level.operations:
             return None
         operation = self.operations[number - 1]
         return refusal(operation.described, reply, operation.ids, operation.versions)

@@ -97,3 +97,31 @@ async def test_a_task_that_outlives_its_block_writes_on_its_own(settings: Settin
         await asyncio.wait_for(task, 30)
 
         assert [owner.full_name for owner in await owners.list()] == ["stray"]
+
+
+async def test_a_siblings_call_waits_for_a_nested_block_it_is_not_part_of(
+    settings: Settings,
+) -> None:
+    async with get_provider(settings=settings) as provider:
+        owners = provider.get_repository(Owner)
+        inside = asyncio.Event()
+
+        async def nested() -> None:
+            async with provider.transaction():
+                await owners.create(Owner(full_name="undone", email="undone@example.com"))
+                inside.set()
+                await asyncio.sleep(0.1)  # the sibling's write waits meanwhile
+                raise Boom
+
+        async def nested_that_fails() -> None:
+            with pytest.raises(Boom):
+                await nested()
+
+        async def sibling() -> None:
+            await inside.wait()
+            await owners.create(Owner(full_name="sibling", email="sibling@example.com"))
+
+        async with provider.transaction():
+            await asyncio.gather(nested_that_fails(), sibling())
+
+        assert [owner.full_name for owner in await owners.list()] == ["sibling"]

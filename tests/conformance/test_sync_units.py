@@ -313,6 +313,34 @@ def test_a_stale_upsert_raises_and_a_missing_row_is_created_at_version_one(
     assert created.version == 1
 
 
+def test_the_same_row_twice_in_a_batch_update_is_checked_against_the_first(
+    owners: BaseSyncRepository[Owner], wallets: BaseSyncRepository[Wallet]
+) -> None:
+    wallet = a_wallet(owners, wallets)
+
+    with pytest.raises(StaleVersionError) as raised:
+        wallets.update_many(
+            [wallet.model_copy(update={"balance": 1}), wallet.model_copy(update={"balance": 2})]
+        )
+
+    assert (raised.value.expected, raised.value.current) == (1, 2)
+    assert wallets.get(wallet.id or 0) == wallet
+
+
+def test_a_patch_with_nothing_to_write_writes_nothing(
+    owners: BaseSyncRepository[Owner], wallets: BaseSyncRepository[Wallet]
+) -> None:
+    wallet = a_wallet(owners, wallets)
+
+    assert wallets.patch(wallet.id or 0, {}) == wallet
+    assert wallets.patch(wallet.id or 0, {"version": 1}) == wallet
+    with pytest.raises(StaleVersionError):
+        wallets.patch(wallet.id or 0, {"version": 2})
+    with pytest.raises(NotFoundError):
+        wallets.patch(123_456, {})
+    assert wallets.get(wallet.id or 0) == wallet
+
+
 def test_delete_with_a_version_deletes_only_the_current_row(
     owners: BaseSyncRepository[Owner], wallets: BaseSyncRepository[Wallet]
 ) -> None:
@@ -544,6 +572,15 @@ def test_load_refuses_what_is_not_a_relationship_of_the_model(
         owners.list(load=[Owner.full_name])
     with pytest.raises(ValidationError):
         owners.list(load="wallets")
+
+
+def test_load_is_checked_when_no_row_is_found(owners: BaseSyncRepository[Owner]) -> None:
+    with pytest.raises(ValidationError):
+        owners.get(123_456, load=[Owner.full_name])
+    with pytest.raises(ValidationError):
+        owners.first(Owner.full_name == "nobody", load=[Wallet.owner])
+    with pytest.raises(ValidationError):
+        owners.page(limit=5, load=[Owner.email])
 
 
 def test_an_instance_read_with_load_can_be_written_back(

@@ -8,7 +8,7 @@ side effects. Its counterpart ``misuse.py`` holds the code mypy must reject.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, TypeVar, assert_type
 
@@ -428,6 +428,9 @@ async def async_units(provider: RepositoryProvider) -> None:
         assert_type(await wallets.list(load=[Wallet.owner]), list[Wallet])
         assert_type(await wallets.first(load=()), Wallet | None)
         assert_type(await wallets.page(limit=10, load=[Wallet.owner]), Page[Wallet])
+        assert_type(wallets.stream(Wallet.balance > 0, batch_size=100), AsyncIterator[Wallet])
+        async for streamed in wallets.stream(order_by=Wallet.label):
+            assert_type(streamed, Wallet)
     error = StaleVersionError("Wallet", 1, 1, 2)
     assert_type(error, StaleVersionError)
     _conflict: ConflictError = error
@@ -447,3 +450,6 @@ def sync_units(provider: SyncRepositoryProvider) -> None:
         assert_type(wallets.delete(1, version=3), bool)
         assert_type(wallets.list(load=[Wallet.owner]), list[Wallet])
         assert_type(wallets.page(load=[Wallet.owner]), Page[Wallet])
+        assert_type(wallets.stream(Wallet.balance > 0, batch_size=100), Iterator[Wallet])
+        for streamed in wallets.stream(order_by=Wallet.label):
+            assert_type(streamed, Wallet)

@@ -239,6 +239,9 @@ async def unit_misuse(provider: RepositoryProvider, hero: Hero) -> None:
     await heroes.delete(1, version="2")  # E: arg-type
     await heroes.delete(1, 2)  # E: call-arg
     await heroes.get(1, [Hero.powers])  # E: call-arg
+    await heroes.stream()  # E: misc
+    for _hero in heroes.stream():  # E: attr-defined
+        pass
     with provider.transaction():  # E: attr-defined
         pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Generic
 
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from toolkit._model import ModelT, PrimaryKey
 from toolkit._relations import Load
 from toolkit.query import OrderBy, Page, Where
+from toolkit.query._cursor import check_window
 
 
 class BaseRepository(ABC, Generic[ModelT]):
@@ -94,6 +95,27 @@ class BaseRepository(ABC, Generic[ModelT]):
 
         Without arguments: every row, in primary-key order.
         """
+
+    async def stream(
+        self, *where: Where, order_by: OrderBy = None, batch_size: int = 1_000
+    ) -> AsyncIterator[ModelT]:
+        """Every row matching ``where``, in ``order_by`` order (then primary key), as `list`
+        gives them, read ``batch_size`` rows at a time: memory stays bounded by the batch.
+
+        Each batch is one keyset query after the last row of the one before (as `page`), so
+        nothing is held between batches: the provider can write while the stream is read. A
+        row written during the stream is seen or not depending on where it falls; a row that
+        stays as it was is given exactly once.
+        """
+        check_window(batch_size, 0, page=True)
+        cursor: str | None = None
+        while True:
+            batch = await self.page(*where, order_by=order_by, limit=batch_size, cursor=cursor)
+            for item in batch.items:
+                yield item
+            if batch.next_cursor is None:
+                return
+            cursor = batch.next_cursor
 
     @abstractmethod
     async def first(

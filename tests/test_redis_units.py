@@ -741,3 +741,23 @@ async def test_list_with_load_costs_the_same_commands_for_10_rows_and_for_1000(
     # The wallets' ids, their documents, then their owners' documents by key, each read in
     # one transaction with the table's gate: MULTI, EXISTS, (ZRANGE | JSON.MGET), EXEC.
     assert many == 9, many
+
+
+async def test_a_key_generated_in_a_block_skips_the_keys_the_block_gives_explicitly(
+    provider: RepositoryProvider,
+) -> None:
+    teams = provider.get_repository(Team)
+    base = key((await teams.create(Team(name="base"))).id)
+
+    async with provider.transaction():
+        explicit = await teams.create(Team(id=base + 1, name="explicit"))
+        generated = await teams.create(Team(name="generated"))
+        batch = await teams.create_many(
+            [Team(name="a"), Team(id=base + 4, name="given"), Team(name="b")]
+        )
+
+    ids = [key(explicit.id), key(generated.id), *(key(team.id) for team in batch)]
+    assert len(set(ids)) == 5
+    assert ids[0] == base + 1
+    assert ids[3] == base + 4
+    assert sorted(key(team.id) for team in await teams.list()) == sorted([base, *ids])

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import instance_state
 
 from toolkit._model import ModelFacts, ModelT, error_details, field_error, utc_instant
 from toolkit._relations import refuse_related
+from toolkit._versioned import checked_version
 from toolkit.errors import ValidationError
 
 __all__ = [
@@ -165,10 +166,7 @@ def patch_changes(
         raise field_error(facts, facts.pk_name, id, "frozen_field", "cannot be patched")
     expected: int | None = None
     if facts.versioned and "version" in given:
-        version = given.pop("version")
-        if type(version) is not int:
-            raise field_error(facts, "version", version, "int_type", "is not an integer")
-        expected = version
+        expected = checked_version(facts.name, given.pop("version"))
     return given, expected
 
 

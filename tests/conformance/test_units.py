@@ -331,6 +331,26 @@ async def test_a_patch_with_nothing_to_write_writes_nothing(
     assert await wallets.get(wallet.id or 0) == wallet
 
 
+async def test_versions_beyond_what_a_row_holds_are_refused_before_anything_is_written(
+    owners: BaseRepository[Owner], wallets: BaseRepository[Wallet]
+) -> None:
+    wallet = await a_wallet(owners, wallets)
+    last = wallet.model_copy(update={"version": 2**31 - 1})
+
+    with pytest.raises(ValidationError, match="last"):
+        await wallets.update(last)
+    with pytest.raises(ValidationError, match="last"):
+        await wallets.upsert(last)
+    with pytest.raises(ValidationError, match="last"):
+        await wallets.update_many([last])
+    for version in (2**31, 2**63, -1):
+        with pytest.raises(ValidationError):
+            await wallets.delete(wallet.id or 0, version=version)
+        with pytest.raises(ValidationError):
+            await wallets.patch(wallet.id or 0, {"note": "x", "version": version})
+    assert await wallets.get(wallet.id or 0) == wallet
+
+
 async def test_delete_with_a_version_deletes_only_the_current_row(
     owners: BaseRepository[Owner], wallets: BaseRepository[Wallet]
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from toolkit._model import ModelT, PrimaryKey, field_error, keys_of
+from toolkit._model import ModelT, PrimaryKey, keys_of
 from toolkit._relations import Load
 from toolkit._rows import (
     build_instance,
@@ -26,6 +26,7 @@ from toolkit._rows import (
     validate_all,
     validate_for_write,
 )
+from toolkit._versioned import checked_version
 from toolkit.errors import ConflictError, NotFoundError, StaleVersionError, ValidationError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._evaluate import sort_rows
@@ -195,7 +196,11 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
             # Keys generated now, so that later calls of the block can refer to the rows.
             unkeyed = [row for row in rows if row[pk] is None]
             if unkeyed:
-                reserved = self._writer.run("reserve", str(len(unkeyed)))
+                # Never a key the block writes already, nor one this call gives explicitly.
+                given = [self._doc(token) for token in arguments[::3] if token]
+                taken = [key for key in unit.written if key.startswith(self._doc(""))]
+                count = str(len(unkeyed))
+                reserved = self._writer.run("reserve", count, *given, *taken)
                 for row, token in zip(unkeyed, reserved, strict=True):
                     row[pk] = self._table.pk.decode(int(token))
                 arguments = encoded(self._table, rows, versions, creating=True)
@@ -312,8 +317,7 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
                 raise ValidationError(
                     f"delete(version=...) is for Versioned models; {facts.name} is not one"
                 )
-            if type(version) is not int:
-                raise field_error(facts, "version", version, "int_type", "is not an integer")
+            checked_version(facts.name, version)
         token = self._table.pk_token(id)
         at = () if version is None else (str(version),)
         name = "delete" if version is None else "delete_at"

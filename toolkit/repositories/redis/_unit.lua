@@ -2,8 +2,9 @@
 -- of _script.lua. Appended to _script.lua and _delete.lua, whose functions it uses.
 --
 -- reserve    ARGV[4]: how many integer keys to take from the root table's counter for rows a
---            unit will create (those taken by rows are skipped); {"ok", token...}. Never
---            given back, as a SQL sequence.
+--            unit will create; ARGV[5..]: document keys the unit writes already. Keys taken
+--            by rows, or by those writes, are skipped; {"ok", token...}. Never given back,
+--            as a SQL sequence.
 -- delete_at  ARGV[4..5]: a primary key token and a version: the row is deleted only at that
 --            version ({"ok", token}; a missing row: {"ok"}), else {"stale", "version", 1,
 --            the stored version}
@@ -19,12 +20,13 @@
 --            ran: whether the operations would be refused, asked at a nested block's end.
 
 ops.reserve = function()
-  local tokens = {"ok"}
+  local tokens, skip = {"ok"}, {}
+  for i = FIRST + 1, #A do skip[A[i]] = true end  -- document keys the block writes already
   for _ = 1, tonumber(A[FIRST]) do
     local token
     repeat
       token = string.format("%d", redis.call("INCR", seq_key(root)))
-    until redis.call("EXISTS", doc_key(root, token)) == 0
+    until redis.call("EXISTS", doc_key(root, token)) == 0 and not skip[doc_key(root, token)]
     tokens[#tokens + 1] = token
   end
   return tokens

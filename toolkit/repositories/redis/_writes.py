@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from toolkit._versioned import next_version
 from toolkit.errors import ConstraintError, NotFoundError, ValidationError
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
@@ -33,7 +34,7 @@ def stored_rows(
     expected: list[int | None] = []
     for row in rows:
         expected.append(row["version"])
-        row["version"] += 1
+        row["version"] = next_version(facts.name, row["version"])
     return rows, expected
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Executable, Row, Select, delete, func, literal, select
 from toolkit._model import ModelT, PrimaryKey, keys_of
 from toolkit._relations import Load
 from toolkit._rows import merge_patch, patch_changes, validate_all, validate_for_write
+from toolkit._versioned import checked_version, next_version
 from toolkit.errors import NotFoundError, StaleVersionError, ToolkitError, ValidationError
 from toolkit.query._cursor import after, check_window, decode_cursor, page_of
 from toolkit.query._translate import translate, translate_order
@@ -169,7 +170,9 @@ class SqlRepository(BaseRepository[ModelT]):
                 facts.table, list(params), self._sql.pk_column, self._sql.selected, version
             )
             if version is not None:
-                params[VERSION_PARAM] = validated.__dict__["version"]
+                current = validated.__dict__["version"]
+                next_version(facts.name, current)  # the version stored if the row exists
+                params[VERSION_PARAM] = current
         rows = await self._fetch(statement, params)
         if not rows:  # a `Versioned` row at another version
             current = await self._fetch(
@@ -282,6 +285,4 @@ def _version(model_name: str, versioned: bool, version: object) -> int:
     """``delete``'s ``version`` argument, checked: an integer, on a `Versioned` model."""
     if not versioned:
         raise ValidationError(f"{model_name} is not Versioned: delete takes no version")
-    if type(version) is not int:
-        raise ValidationError(f"version must be an integer, not {version!r}")
-    return version
+    return checked_version(model_name, version)

@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from toolkit._model import ModelFacts, ModelT, model_facts
 from toolkit._rows import build_instance, build_many, to_utc
+from toolkit._versioned import next_version
 from toolkit.repositories.sql._dialect import VERSION_PARAM
 
 __all__ = ["SqlStatements", "sql_statements"]
@@ -90,7 +91,7 @@ class SqlStatements(Generic[ModelT]):
         if self.version_key is not None:
             current: int = values["version"]
             params[VERSION_PARAM] = current
-            params[self.version_key] = current + 1
+            params[self.version_key] = next_version(self.facts.name, current)
         return params
 
     def patch_params(
@@ -104,7 +105,7 @@ class SqlStatements(Generic[ModelT]):
         params[_PK_PARAM] = id
         if self.version_key is not None and version is not None:
             params[VERSION_PARAM] = version
-            params[self.version_key] = version + 1
+            params[self.version_key] = next_version(self.facts.name, version)
         return params
 
     def in_input_order(

@@ -55,7 +55,7 @@ class SqlDialect(ABC):
     ddl_begin: tuple[str, ...]
     """Statements that open a transaction for creating tables, serialized across processes."""
 
-    rolls_back_broken: bool
+    in_process: bool
     """Whether the database is in-process (SQLite): a broken connection's driver connection is
     closed by the toolkit, rather than left to the server to end (PostgreSQL)."""
 

@@ -66,7 +66,7 @@ class SqlEngine:
             )
         try:
             connection = await self.engine.connect()
-            if self.dialect.rolls_back_broken and not self._single:
+            if self.dialect.in_process and not self._single:
                 self._drivers[connection] = await adriver_of(connection)
             return connection
         except BaseException:

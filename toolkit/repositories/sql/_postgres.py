@@ -44,7 +44,7 @@ class PostgresDialect(SqlDialect):
     # A transaction-scoped advisory lock: one creator at a time, across processes.
     ddl_begin = ("BEGIN", "SELECT pg_advisory_xact_lock(7310582049)")
     begin = "BEGIN"
-    rolls_back_broken = False
+    in_process = False
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         url = self._given(settings)

@@ -98,12 +98,12 @@ class SqlRepository(BaseRepository[ModelT]):
     async def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.facts, model)
         params = self._sql.update_params(validated)
-        if self._sql.version_key is None:
-            rows = await self._fetch(self._sql.update, params)
-        else:
-            rows = await self._fetch(self._sql.update_versioned, params)
+        rows = await self._fetch(self._sql.update, params)
         if not rows:
-            current = await self._fetch(self._sql.version_of, params)
+            versioned = self._sql.version_key is not None
+            current: Sequence[Row[Any]] = ()
+            if versioned:
+                current = await self._fetch(self._sql.version_of, params)
             raise self._refusal(validated, current)
         return self._sql.from_row(rows[0])
 
@@ -134,9 +134,8 @@ class SqlRepository(BaseRepository[ModelT]):
             if not fields:
                 return current  # nothing to write
             merged = merge_patch(facts, current, fields)
-            statement = self._sql.update if version is None else self._sql.update_versioned
             params = self._sql.patch_params(next(iter(key.values())), merged, fields, version)
-            result = await connection.execute(statement, params)
+            result = await connection.execute(self._sql.update, params)
             return self._sql.from_row(result.one())
 
     async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
@@ -146,15 +145,15 @@ class SqlRepository(BaseRepository[ModelT]):
             return []
         name = self._sql.facts.name
         async with self._scope.using(self._sql.tables, name, transaction=True) as connection:
-            statement = (
-                self._sql.update if self._sql.version_key is None else (self._sql.update_versioned)
-            )
+            versioned = self._sql.version_key is not None
             for instance in validated:
                 params = self._sql.update_params(instance)
-                found = (await connection.execute(statement, params)).all()
+                found = (await connection.execute(self._sql.update, params)).all()
                 if not found:  # inside the transaction: nothing of the batch stays written
-                    current = await connection.execute(self._sql.version_of, params)
-                    raise self._refusal(instance, current.all())
+                    current: Sequence[Row[Any]] = ()
+                    if versioned:
+                        current = (await connection.execute(self._sql.version_of, params)).all()
+                    raise self._refusal(instance, current)
                 rows.extend(found)
         return self._sql.from_rows(rows)
 

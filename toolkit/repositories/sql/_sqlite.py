@@ -38,7 +38,7 @@ class SqliteDialect(SqlDialect):
     # IMMEDIATE takes the database's write lock at once: one creator at a time.
     ddl_begin = ("BEGIN IMMEDIATE",)
     begin = "BEGIN IMMEDIATE"
-    rolls_back_broken = True
+    in_process = True
 
     def url(self, settings: Settings, *, is_async: bool) -> URL:
         url = parse_url(settings.sqlite_url.get_secret_value(), self.url_setting)

@@ -61,13 +61,12 @@ class SqlStatements(Generic[ModelT]):
     insert: ReturningInsert[Any]
     insert_many: ReturningInsert[Any]
     insert_many_unordered: ReturningInsert[Any]
-    update: ReturningUpdate[Any]
+    update: ReturningUpdate[Any]  # on a `Versioned` model, at the version bound as VERSION_PARAM
     delete: ReturningDelete[Any]
     locked_get: Select[Any]  # `get`, locking the row until the transaction ends (PostgreSQL)
     version_key: str | None  # the version column of a `Versioned` model
-    version_of: Select[Any]  # the row's version
-    update_versioned: ReturningUpdate[Any]  # `update` at the version bound as VERSION_PARAM
-    delete_versioned: ReturningDelete[Any]
+    version_of: Select[Any]  # the row's version (`Versioned` models)
+    delete_versioned: ReturningDelete[Any]  # `delete` at the version bound as VERSION_PARAM
 
     def pk_params(self, id: object) -> dict[str, Any]:
         return {_PK_PARAM: self.facts.coerce_pk(id)}
@@ -84,7 +83,7 @@ class SqlStatements(Generic[ModelT]):
         return params
 
     def update_params(self, validated: ModelT) -> dict[str, Any]:
-        """The parameters of `update` (of `update_versioned` on a `Versioned` model)."""
+        """The parameters of `update` (on a `Versioned` model, at the copy's version)."""
         values = validated.__dict__
         params = {key: values.get(name) for name, key in self.keys}
         params[_PK_PARAM] = params.pop(self.pk_key)
@@ -148,7 +147,7 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     pk = facts.pk_column
     where_pk = pk == bindparam(_PK_PARAM)
     version = facts.column_of["version"] if facts.versioned else None
-    where_version = where_pk if version is None else version == bindparam(VERSION_PARAM)
+    at_version = [] if version is None else [version == bindparam(VERSION_PARAM)]
     selected = tuple(
         type_coerce(column, _ExactDecimal()).label(column.key)
         if facts.kinds[name] is Decimal and isinstance(column.type, Numeric)
@@ -184,13 +183,12 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
         insert=insert(table).returning(*selected),
         insert_many=insert(table).returning(*selected, sort_by_parameter_order=True),
         insert_many_unordered=insert(table).returning(*selected),
-        update=sa_update(table).where(where_pk).returning(*selected),
+        update=sa_update(table).where(where_pk, *at_version).returning(*selected),
         delete=delete(table).where(where_pk).returning(pk),
         locked_get=sa_select(*selected).where(where_pk).with_for_update(),
         version_key=None if version is None else version.key,
         version_of=sa_select(version if version is not None else pk).where(where_pk),
-        update_versioned=sa_update(table).where(where_pk, where_version).returning(*selected),
-        delete_versioned=delete(table).where(where_pk, where_version).returning(pk),
+        delete_versioned=delete(table).where(where_pk, *at_version).returning(pk),
     )
 
 

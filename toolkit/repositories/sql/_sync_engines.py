@@ -65,7 +65,7 @@ class SyncSqlEngine:
             )
         try:
             connection = self.engine.connect()
-            if self.dialect.rolls_back_broken and not self._single:
+            if self.dialect.in_process and not self._single:
                 self._drivers[connection] = driver_of(connection)
             return connection
         except BaseException:

@@ -12,21 +12,24 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, Table, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from toolkit.config import Settings
 from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._direct import DirectStatement, driver_error, observed
 
 __all__ = [
     "aacquire",
     "acquire",
     "acreate_missing",
+    "afetch_rows",
     "amake_engine",
     "close_driver",
     "create_missing",
     "driver_of",
+    "fetch_rows",
     "make_engine",
 ]
 
@@ -102,3 +105,59 @@ def create_missing(connection: Connection, tables: Sequence[Table]) -> None:
 
 def _create_missing(connection: Connection, tables: Sequence[Table]) -> None:
     tables[0].metadata.create_all(connection, tables=list(tables), checkfirst=True)
+
+
+async def afetch_rows(
+    connection: AsyncConnection,
+    direct: DirectStatement | None,
+    statement: Executable,
+    params: dict[str, Any],
+) -> Sequence[Row[Any]] | Sequence[Sequence[Any]]:
+    """The rows of ``statement``: on the driver itself when it is ``direct`` (`_direct`)."""
+    sync = connection.sync_connection
+    if direct is None or sync is None or sync.invalidated or observed(sync):
+        return (await connection.execute(statement, params)).all()
+    raw = sync.connection
+    driver: Any = raw.driver_connection
+    adapter: Any = raw.dbapi_connection
+    arguments = direct.arguments(params)
+    try:
+        if sync.dialect.driver == "asyncpg":
+            if direct.knows_column_types:
+                return direct.rows(await driver.fetch(direct.sql, *arguments), None)
+            prepared = await driver.prepare(direct.sql)  # once: the columns' type codes
+            codes = [attribute.type.oid for attribute in prepared.get_attributes()]
+            return direct.rows(await prepared.fetch(*arguments), codes)
+        return direct.rows(list(await driver.execute_fetchall(direct.sql, arguments)), None)
+    except Exception as error:
+        try:  # as SQLAlchemy's adapter raises it (asyncpg's errors as DBAPI errors)
+            adapter._handle_exception(error)
+        except Exception as adapted:
+            raise driver_error(direct, arguments, adapted, sync.dialect.loaded_dbapi.Error) from (
+                error
+            )
+        raise
+
+
+def fetch_rows(
+    connection: Connection,
+    direct: DirectStatement | None,
+    statement: Executable,
+    params: dict[str, Any],
+) -> Sequence[Row[Any]] | Sequence[Sequence[Any]]:
+    """The rows of ``statement``: on the driver itself when it is ``direct`` (`_direct`)."""
+    if direct is None or connection.invalidated or observed(connection):
+        return connection.execute(statement, params).all()
+    arguments = direct.arguments(params)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(direct.sql, arguments)
+        found = cursor.fetchall()
+        codes = None if direct.knows_column_types else [column[1] for column in cursor.description]
+    except Exception as error:
+        raise driver_error(direct, arguments, error, connection.dialect.loaded_dbapi.Error) from (
+            error
+        )
+    finally:
+        cursor.close()
+    return direct.rows(found, codes)

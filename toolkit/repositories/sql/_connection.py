@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Executable, Row, Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from toolkit.errors import ToolkitError
+from toolkit.repositories.sql._acompat import afetch_rows
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._engines import SqlEngine
 from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
@@ -97,26 +98,36 @@ class SqlConnectionScope:
         model_name: str,
         statement: Executable,
         params: dict[str, Any],
-    ) -> Sequence[Row[Any]]:
+        *,
+        prebuilt: bool = False,
+    ) -> Sequence[Sequence[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
-        the calls that run one statement (most of them)."""
+        the calls that run one statement (most of them). ``prebuilt``: one of the repository's
+        own statements (`_statements`), run on the driver's cursor (`_direct`)."""
+        direct = self._engine.direct.get(statement, params) if prebuilt else None
         if self._levels and self._in_block():
             async with self._inside:
                 await self._inside.wait_for(self._may_run)
                 connection = await self._block_connection(tables, model_name)
                 async with self._block_errors(model_name):
-                    result = await connection.execute(statement, params)
-                    return result.all()
+                    return await afetch_rows(connection, direct, statement, params)
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
-                result = await connection.execute(statement, params)
-                return result.all()
+                return await afetch_rows(connection, direct, statement, params)
             except BaseException as exc:
                 error = await self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
+
+    async def run(
+        self, connection: AsyncConnection, statement: Executable, params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of one of the repository's own statements on ``connection`` (from `using`)."""
+        return await afetch_rows(
+            connection, self._engine.direct.get(statement, params), statement, params
+        )
 
     def refused(self, error: ToolkitError) -> ToolkitError:
         """``error``, a write refused after it reached the database (a missing row, a stale

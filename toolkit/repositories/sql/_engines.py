@@ -26,6 +26,7 @@ from toolkit.repositories.sql._acompat import (
     amake_engine,
 )
 from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._direct import DirectStatements
 
 
 class SqlEngine:
@@ -47,6 +48,7 @@ class SqlEngine:
         self._ready: set[str] = set()
         # The driver connections of SQLite files, to close should theirs break (see release).
         self._drivers: dict[AsyncConnection, Any] = {}
+        self.direct = DirectStatements(engine.dialect)  # the repositories' own, compiled
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""

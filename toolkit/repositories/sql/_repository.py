@@ -43,8 +43,17 @@ class SqlRepository(BaseRepository[ModelT]):
         self._clauses: SqlClauses = sql_clauses(model, scope.dialect)
         self._siblings: dict[type[Any], BaseRepository[Any]] = {}
 
-    async def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    async def _fetch(
+        self, statement: Executable, params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of a statement built for this call."""
         return await self._scope.fetch(self._sql.tables, self._sql.facts.name, statement, params)
+
+    async def _run(self, statement: Executable, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """The rows of one of the model's prebuilt statements (`SqlStatements`)."""
+        return await self._scope.fetch(
+            self._sql.tables, self._sql.facts.name, statement, params, prebuilt=True
+        )
 
     def _sibling(self, model: type[Any]) -> BaseRepository[Any]:
         """The repository of ``model`` on the same connection (for ``load=``)."""
@@ -58,7 +67,7 @@ class SqlRepository(BaseRepository[ModelT]):
         return found
 
     async def get(self, id: PrimaryKey, *, load: Load = ()) -> ModelT | None:
-        rows = await self._fetch(self._sql.get, self._sql.pk_params(id))
+        rows = await self._run(self._sql.get, self._sql.pk_params(id))
         found = self._sql.from_row(rows[0]) if rows else None
         if load:
             await self._loaded([found] if found is not None else [], load)
@@ -72,7 +81,7 @@ class SqlRepository(BaseRepository[ModelT]):
 
     async def create(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.facts, model)
-        rows = await self._fetch(self._sql.insert, self._sql.insert_params(validated))
+        rows = await self._run(self._sql.insert, self._sql.insert_params(validated))
         return self._sql.from_row(rows[0])
 
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
@@ -98,16 +107,16 @@ class SqlRepository(BaseRepository[ModelT]):
     async def update(self, model: ModelT) -> ModelT:
         validated = validate_for_write(self._sql.facts, model)
         params = self._sql.update_params(validated)
-        rows = await self._fetch(self._sql.update, params)
+        rows = await self._run(self._sql.update, params)
         if not rows:
             versioned = self._sql.version_key is not None
-            current: Sequence[Row[Any]] = ()
+            current: Sequence[Sequence[Any]] = ()
             if versioned:
-                current = await self._fetch(self._sql.version_of, params)
+                current = await self._run(self._sql.version_of, params)
             raise self._refusal(validated, current)
         return self._sql.from_row(rows[0])
 
-    def _refusal(self, validated: ModelT, current: Sequence[Row[Any]]) -> ToolkitError:
+    def _refusal(self, validated: ModelT, current: Sequence[Sequence[Any]]) -> ToolkitError:
         """Why an UPDATE of ``validated`` found no row: none has its key, or (`Versioned`) the
         row is at another version (``current``: the row's version, read after). Inside a
         block, the refusal ends the unit, as it does on every backend."""
@@ -124,7 +133,7 @@ class SqlRepository(BaseRepository[ModelT]):
         key = self._sql.pk_params(id)
         async with self._scope.using(self._sql.tables, facts.name, transaction=True) as connection:
             # The row locked (SQLite: the database, from BEGIN IMMEDIATE) from read to write.
-            rows = (await connection.execute(self._sql.locked_get, key)).all()
+            rows = await self._scope.run(connection, self._sql.locked_get, key)
             if not rows:
                 raise NotFoundError(facts.name, id)
             current = self._sql.from_row(rows[0])
@@ -135,12 +144,12 @@ class SqlRepository(BaseRepository[ModelT]):
                 return current  # nothing to write
             merged = merge_patch(facts, current, fields)
             params = self._sql.patch_params(next(iter(key.values())), merged, fields, version)
-            result = await connection.execute(self._sql.update, params)
-            return self._sql.from_row(result.one())
+            (row,) = await self._scope.run(connection, self._sql.update, params)
+            return self._sql.from_row(row)
 
     async def update_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
         validated = validate_all(self._sql.facts, models)
-        rows: builtins.list[Row[Any]] = []
+        rows: builtins.list[Sequence[Any]] = []
         if not validated:
             return []
         name = self._sql.facts.name
@@ -148,11 +157,11 @@ class SqlRepository(BaseRepository[ModelT]):
             versioned = self._sql.version_key is not None
             for instance in validated:
                 params = self._sql.update_params(instance)
-                found = (await connection.execute(self._sql.update, params)).all()
+                found = await self._scope.run(connection, self._sql.update, params)
                 if not found:  # inside the transaction: nothing of the batch stays written
-                    current: Sequence[Row[Any]] = ()
+                    current: Sequence[Sequence[Any]] = ()
                     if versioned:
-                        current = (await connection.execute(self._sql.version_of, params)).all()
+                        current = await self._scope.run(connection, self._sql.version_of, params)
                     raise self._refusal(instance, current)
                 rows.extend(found)
         return self._sql.from_rows(rows)
@@ -174,7 +183,7 @@ class SqlRepository(BaseRepository[ModelT]):
                 params[VERSION_PARAM] = current
         rows = await self._fetch(statement, params)
         if not rows:  # a `Versioned` row at another version
-            current = await self._fetch(
+            current = await self._run(
                 self._sql.version_of, self._sql.pk_params(params[self._sql.pk_key])
             )
             raise self._refusal(validated, current)
@@ -182,15 +191,15 @@ class SqlRepository(BaseRepository[ModelT]):
 
     async def delete(self, id: PrimaryKey, *, version: int | None = None) -> bool:
         if version is None:
-            return bool(await self._fetch(self._sql.delete, self._sql.pk_params(id)))
+            return bool(await self._run(self._sql.delete, self._sql.pk_params(id)))
         facts = self._sql.facts
         params = {
             **self._sql.pk_params(id),
             VERSION_PARAM: _version(facts.name, facts.versioned, version),
         }
-        if await self._fetch(self._sql.delete_versioned, params):
+        if await self._run(self._sql.delete_versioned, params):
             return True
-        current = await self._fetch(self._sql.version_of, params)
+        current = await self._run(self._sql.version_of, params)
         if not current:
             return False
         raise StaleVersionError(facts.name, id, version, current[0][0])
@@ -218,7 +227,7 @@ class SqlRepository(BaseRepository[ModelT]):
         load: Load = (),
     ) -> builtins.list[ModelT]:
         if not where and order_by is None and limit is None and not offset:
-            found = self._sql.from_rows(await self._fetch(self._sql.list_all, {}))
+            found = self._sql.from_rows(await self._run(self._sql.list_all, {}))
             return await self._loaded(found, load) if load else found
         check_window(limit, offset)
         statement = self._select(where, translate_order(self._sql.facts, order_by))

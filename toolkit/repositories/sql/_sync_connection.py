@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Row, Table
+from sqlalchemy import Connection, Executable, Table
 
 from toolkit.errors import ToolkitError
+from toolkit.repositories.sql._acompat import fetch_rows
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
 from toolkit.repositories.sql._sync_engines import SyncSqlEngine
@@ -98,26 +99,34 @@ class SyncSqlConnectionScope:
         model_name: str,
         statement: Executable,
         params: dict[str, Any],
-    ) -> Sequence[Row[Any]]:
+        *,
+        prebuilt: bool = False,
+    ) -> Sequence[Sequence[Any]]:
         """The rows of one autocommitted statement: `using` without its generator's cost, for
-        the calls that run one statement (most of them)."""
+        the calls that run one statement (most of them). ``prebuilt``: one of the repository's
+        own statements (`_statements`), run on the driver's cursor (`_direct`)."""
+        direct = self._engine.direct.get(statement, params) if prebuilt else None
         if self._levels and self._in_block():
             with self._inside:
                 self._inside.wait_for(self._may_run)
                 connection = self._block_connection(tables, model_name)
                 with self._block_errors(model_name):
-                    result = connection.execute(statement, params)
-                    return result.all()
+                    return fetch_rows(connection, direct, statement, params)
         with self._turn:
             try:
                 connection = self._connection_for(tables)
-                result = connection.execute(statement, params)
-                return result.all()
+                return fetch_rows(connection, direct, statement, params)
             except BaseException as exc:
                 error = self._failed(model_name, exc)
                 if error is exc:
                     raise
                 raise error from exc
+
+    def run(
+        self, connection: Connection, statement: Executable, params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of one of the repository's own statements on ``connection`` (from `using`)."""
+        return fetch_rows(connection, self._engine.direct.get(statement, params), statement, params)
 
     def refused(self, error: ToolkitError) -> ToolkitError:
         """``error``, a write refused after it reached the database (a missing row, a stale

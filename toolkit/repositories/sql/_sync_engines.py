@@ -27,6 +27,7 @@ from toolkit.repositories.sql._acompat import (
     make_engine,
 )
 from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._direct import DirectStatements
 
 
 class SyncSqlEngine:
@@ -46,6 +47,7 @@ class SyncSqlEngine:
         self._ready: set[str] = set()
         # The driver connections of SQLite files, to close should theirs break (see release).
         self._drivers: dict[Connection, Any] = {}
+        self.direct = DirectStatements(engine.dialect)  # the repositories' own, compiled
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""

@@ -13,12 +13,14 @@ copies through SQLAlchemy instrumentation; building through ``__init__`` does th
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pydantic
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm import InstanceState
+from sqlalchemy.orm.instrumentation import ClassManager
 
 from toolkit._model import ModelFacts, ModelT, error_details, field_error, utc_instant
 from toolkit._relations import refuse_related
@@ -28,6 +30,7 @@ from toolkit.errors import ValidationError
 __all__ = [
     "build_instance",
     "build_many",
+    "gc_paused",
     "merge_patch",
     "patch_changes",
     "to_utc",
@@ -37,6 +40,7 @@ __all__ = [
 
 _GC_PAUSE_FROM = 100  # rows; below this the pause is not worth its bookkeeping
 ItemT = TypeVar("ItemT")
+_STATE = ClassManager.STATE_ATTR  # where SQLAlchemy keeps an instance's state
 
 
 def to_utc(value: datetime) -> datetime:
@@ -82,44 +86,58 @@ def validate_for_write(facts: ModelFacts[ModelT], instance: object) -> ModelT:
 
 def validate_all(facts: ModelFacts[ModelT], instances: Iterable[object]) -> list[ModelT]:
     """`validate_for_write` on each instance; the error names the position of a bad one."""
+    given = list(instances)
     validated: list[ModelT] = []
-    for position, instance in enumerate(instances):
-        try:
-            validated.append(validate_for_write(facts, instance))
-        except ValidationError as exc:
-            raise ValidationError(f"item {position}: {exc}", errors=exc.errors) from exc
+    with gc_paused(len(given)):
+        for position, instance in enumerate(given):
+            try:
+                validated.append(validate_for_write(facts, instance))
+            except ValidationError as exc:
+                raise ValidationError(f"item {position}: {exc}", errors=exc.errors) from exc
     return validated
 
 
 def build_instance(facts: ModelFacts[ModelT], values: dict[str, Any]) -> ModelT:
-    """A complete, detached instance holding ``values`` (stored data, trusted as valid)."""
-    instance = facts.mapper.class_manager.new_instance()
-    instance.__dict__.update(values)
+    """A complete, detached instance holding ``values`` (stored data, trusted as valid).
+
+    Made as SQLAlchemy makes the instances it loads (the class's ``__new__``, no ``__init__``),
+    with the instance state attached directly: this runs once per row read."""
+    model = facts.model
+    instance: ModelT = model.__new__(model)  # SQLModel's sets pydantic's private attributes
     object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    if facts.model.__pydantic_post_init__:
-        instance.model_post_init(None)
+    held = instance.__dict__
+    held.update(values)
+    state = held[_STATE] = InstanceState(instance, facts.mapper.class_manager)
     # An identity key makes the instance "detached" rather than "transient" to SQLAlchemy, so
     # that a Session can merge it and emit an UPDATE, as with any row it loaded itself.
-    state = instance_state(instance)
     state.key = facts.mapper.identity_key_from_primary_key((values[facts.pk_name],))
     if facts.unloaded:  # its own dict: SQLAlchemy edits an instance's loaders in place
         state.callables = dict(facts.unloaded)
+    if model.__pydantic_post_init__:
+        instance.model_post_init(None)
     return instance
 
 
 def build_many(make: Callable[[ItemT], ModelT], items: Sequence[ItemT]) -> list[ModelT]:
-    """``make`` of each item, with the cyclic garbage collector paused meanwhile.
-
-    Building many instances allocates many containers; letting the collector scan them again
-    and again while the list grows costs more than building them (call it with no await inside).
-    """
-    if len(items) < _GC_PAUSE_FROM or not gc.isenabled():
+    """``make`` of each item, with the cyclic garbage collector paused meanwhile."""
+    with gc_paused(len(items)):
         return [make(item) for item in items]
+
+
+@contextmanager
+def gc_paused(items: int) -> Iterator[None]:
+    """The cyclic garbage collector paused while ``items`` instances are made (from a few).
+
+    Making many instances allocates many containers; letting the collector scan them again and
+    again while the list grows costs more than making them. No await may run inside: other
+    tasks would run with the collector paused.
+    """
+    if items < _GC_PAUSE_FROM or not gc.isenabled():
+        yield
+        return
     gc.disable()
     try:
-        return [make(item) for item in items]
+        yield
     finally:
         gc.enable()
 

@@ -125,6 +125,8 @@ class SqlStatements(Generic[ModelT]):
         return build_many(self.from_row, rows)
 
     def from_row(self, row: Sequence[Any]) -> ModelT:
+        if not self.datetime_positions and not self.float_positions:
+            return build_instance(self.facts, dict(zip(self.names, row, strict=True)))
         values = list(row)
         for position in self.datetime_positions:
             value = values[position]

@@ -138,14 +138,22 @@ def _compile(
 
 
 def observed(connection: Connection) -> bool:
-    """Whether statements on ``connection`` are logged, or have cursor or error listeners."""
-    dispatch = connection.dispatch
-    return bool(
-        connection.engine.echo
-        or dispatch.before_cursor_execute
-        or dispatch.after_cursor_execute
-        or connection.dialect.dispatch.handle_error
-    )
+    """Whether statements on ``connection`` are logged, or have execution or error listeners.
+
+    SQLAlchemy's own flags say at once that no listener was ever added (the common case); once
+    one was (they stay set after its removal), the listeners themselves are looked at."""
+    if connection._echo:
+        return True
+    if connection._has_events or connection.engine._has_events:
+        dispatch = connection.dispatch
+        if (
+            dispatch.before_execute
+            or dispatch.after_execute
+            or dispatch.before_cursor_execute
+            or dispatch.after_cursor_execute
+        ):
+            return True
+    return connection.dialect._has_events and bool(connection.dialect.dispatch.handle_error)
 
 
 def driver_error(

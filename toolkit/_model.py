@@ -80,6 +80,10 @@ class ModelFacts(Generic[ModelT]):
     versioned: bool  # a `Versioned` model: writes compare and move its ``version``
     relationships: tuple[str, ...]  # relationship attributes (never written, filled by load=)
     unloaded: dict[str, Loader]  # what reading each of them raises until it is loaded
+    # The fields set of a complete instance, one set shared by every instance built from stored
+    # values: pydantic only ever adds a field's name to it, which it holds already. None when
+    # the model allows extra attributes (pydantic adds their names too).
+    complete_fields_set: set[str] | None
     _adapters: dict[str, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
     @property
@@ -197,6 +201,7 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
         versioned=issubclass(model, Versioned),
         relationships=tuple(mapper.relationships.keys()),
         unloaded=unloaded_loaders(model.__name__, mapper),
+        complete_fields_set=None if model.model_config.get("extra") == "allow" else set(mapped),
         _adapters=adapters,
     )
 

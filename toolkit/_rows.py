@@ -30,6 +30,7 @@ from toolkit.errors import ValidationError
 __all__ = [
     "build_instance",
     "build_many",
+    "build_taking",
     "gc_paused",
     "merge_patch",
     "patch_changes",
@@ -104,7 +105,9 @@ def build_instance(facts: ModelFacts[ModelT], values: dict[str, Any]) -> ModelT:
     with the instance state attached directly: this runs once per row read."""
     model = facts.model
     instance: ModelT = model.__new__(model)  # SQLModel's sets pydantic's private attributes
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    complete = facts.complete_fields_set
+    fields_set = complete if complete is not None and len(values) == len(complete) else set(values)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
     held = instance.__dict__
     held.update(values)
     state = held[_STATE] = InstanceState(instance, facts.mapper.class_manager)
@@ -122,6 +125,15 @@ def build_many(make: Callable[[ItemT], ModelT], items: Sequence[ItemT]) -> list[
     """``make`` of each item, with the cyclic garbage collector paused meanwhile."""
     with gc_paused(len(items)):
         return [make(item) for item in items]
+
+
+def build_taking(make: Callable[[ItemT], ModelT], items: list[ItemT]) -> list[ModelT]:
+    """`build_many`, emptying ``items`` as it goes: each item is let go once its instance is
+    made, so that the stored rows and the instances are never all held at once."""
+    with gc_paused(len(items)):
+        built = [make(items.pop()) for _ in range(len(items))]
+    built.reverse()
+    return built
 
 
 @contextmanager

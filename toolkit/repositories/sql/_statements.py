@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from toolkit._model import ModelFacts, ModelT, model_facts
-from toolkit._rows import build_instance, build_many, to_utc
+from toolkit._rows import build_instance, build_many, build_taking, to_utc
 from toolkit._versioned import next_version
 from toolkit.repositories.sql._dialect import VERSION_PARAM
 
@@ -122,6 +122,9 @@ class SqlStatements(Generic[ModelT]):
         return sorted(rows, key=lambda row: order[row[position]])
 
     def from_rows(self, rows: Sequence[Sequence[Any]]) -> list[ModelT]:
+        """The instances of ``rows``, in order (a list of rows is emptied meanwhile)."""
+        if isinstance(rows, list):
+            return build_taking(self.from_row, rows)
         return build_many(self.from_row, rows)
 
     def from_row(self, row: Sequence[Any]) -> ModelT:

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benchmarks import bench, chart
+from benchmarks import bench, chart, floors
 from benchmarks import contenders as c
 from models.heroes import Hero
 from tests.redis_server import redis_stack_server
@@ -449,6 +449,7 @@ def target(backend: str, workload: str) -> float:
 def report(
     results: dict[tuple[str, str], Timings],
     peaks: tuple[str, dict[str, float]] | None,
+    parts: dict[str, float],
     args: Any,
     command: str,
     seconds: float,
@@ -522,6 +523,13 @@ def report(
             cells.append(f"{mine:.2f} / {goal:g} {mark} ({best:.2f}, {ahead})")
         lines.append(f"| {workload} | " + " | ".join(cells) + " |")
     lines += ["", f"![time ratios to the raw driver]({args.chart.name})", ""]
+    lines += [
+        "## The cells that miss their target: profile and reason",
+        "",
+        floors.__doc__.strip().split("\n\n", 1)[1] if floors.__doc__ else "",
+        "",
+        *floors.floor_rows(missed(results, args), parts),
+    ]
     for (backend, mode), timings in results.items():
         peers = PEERS[backend]
         raw_name = RAW[backend][mode == "sync"]
@@ -567,6 +575,22 @@ def report(
             lines.append(f"| {path} | {call} | {peak:,.1f} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def missed(
+    results: dict[tuple[str, str], Timings], args: Any
+) -> list[tuple[str, str, str, float, float, float]]:
+    """The cells whose ratio is above the target, with the raw and toolkit time per operation."""
+    cells = []
+    for (backend, mode), timings in results.items():
+        for workload, title in WORKLOADS.items():
+            goal = target(backend, workload)
+            if ratio(timings, workload, "toolkit") <= goal:
+                continue
+            ops = counts(args)[workload]
+            raw, mine = (statistics.median(timings[workload][n]) / ops for n in ("raw", "toolkit"))
+            cells.append((f"{backend} / {mode}", workload, title, raw, mine, goal))
+    return cells
 
 
 def chart_of(results: dict[tuple[str, str], Timings]) -> str:
@@ -677,8 +701,10 @@ def main(argv: list[str] | None = None) -> None:
             event.remove(Engine, "connect", bench.sqlite_pragmas)
             for backend in [b for b in args.backends if b != "redis"]:
                 drop_raw_table(backend, postgres if backend == "postgres" else sqlite)
+    parts = floors.measure_parts(rows=200 if args.quick else 5_000)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report(results, peaks, args, command, time.perf_counter() - started))
+    elapsed = time.perf_counter() - started
+    args.output.write_text(report(results, peaks, parts, args, command, elapsed))
     args.chart.write_text(chart_of(results))
     print(f"wrote {args.output} and {args.chart}")
 

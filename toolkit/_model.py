@@ -100,12 +100,16 @@ class ModelFacts(Generic[ModelT]):
     def coerce_pk(self, id: object) -> Any:
         """The primary key value as the model types it; `ValidationError` when it cannot be, or
         when no row could have it (a key is held to the rule of the values written)."""
-        try:
-            value = self.adapter(self.pk_name).validate_python(id)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(
-                f"{id!r} is not a valid {self.name}.{self.pk_name}", errors=error_details(exc)
-            ) from exc
+        kind = type(id)
+        if kind is self.kinds[self.pk_name] and (kind is int or kind is str):
+            value = id  # as typed already
+        else:
+            try:
+                value = self.adapter(self.pk_name).validate_python(id)
+            except pydantic.ValidationError as exc:
+                raise ValidationError(
+                    f"{id!r} is not a valid {self.name}.{self.pk_name}", errors=error_details(exc)
+                ) from exc
         problem = self.problem(self.pk_name, value)
         if problem is not None:
             raise field_error(self, self.pk_name, value, "value_not_held", problem)

@@ -45,15 +45,19 @@ class SyncSqlEngine:
         self._single = dialect.single_connection(url)
         self._turn = threading.Lock()
         self._ready: set[str] = set()
+        self._ready_groups: set[Sequence[Table]] = set()
         # The driver connections of SQLite files, to close should theirs break (see release).
         self._drivers: dict[Connection, Any] = {}
         self.direct = DirectStatements(engine.dialect)  # the repositories' own, compiled
 
     def missing(self, tables: Sequence[Table]) -> list[Table]:
         """Those of ``tables`` not yet made sure of; none when auto-create is off."""
-        if not self._auto_create:
+        if not self._auto_create or tables in self._ready_groups:
             return []
-        return [table for table in tables if table.key not in self._ready]
+        missing = [table for table in tables if table.key not in self._ready]
+        if not missing and isinstance(tables, tuple):
+            self._ready_groups.add(tables)  # a model's tables, asked of on every call
+        return missing
 
     def mark_ready(self, tables: Sequence[Table]) -> None:
         self._ready.update(table.key for table in tables)

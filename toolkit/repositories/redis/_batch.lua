@@ -232,7 +232,3 @@ ops.view = function()
   end
   return {"ok", sides, hidden, old, expired}
 end
-
-local run = ops[op]
-if not run then return redis.error_reply("unknown operation " .. tostring(op)) end
-return run()

@@ -139,5 +139,4 @@ local function delete(tokens)
   return result
 end
 
-ops.create, ops.update, ops.upsert = create, update, upsert
 ops.delete = function() return delete(delete_tokens()) end

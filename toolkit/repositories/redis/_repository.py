@@ -250,7 +250,8 @@ class RedisRepository(BaseRepository[ModelT]):
         ids = [row[self._table.facts.pk_name] for row in rows]
         tokens = arguments[::3]
         written = {self._doc(token): dict(row) for token, row in zip(tokens, rows, strict=True)}
-        unit.add(Operation(self._table, name, self._plan, arguments, ids, versions), written)
+        operation = Operation(self._table, name, self._writer.row_plan, arguments, ids, versions)
+        unit.add(operation, written)
 
     @RedisWriter.taking_turns
     async def upsert(self, model: ModelT) -> ModelT:

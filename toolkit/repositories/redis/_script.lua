@@ -1,11 +1,14 @@
 -- Every write of the Redis backend, as one atomic script (this file, then _delete.lua,
--- _unit.lua and _batch.lua, joined by toolkit/repositories/redis/_script.py).
+-- _unit.lua, _batch.lua and _run.lua, joined by toolkit/repositories/redis/_script.py). A
+-- create, update or upsert outside units and batches runs a shorter script, this file and
+-- _run.lua alone, which sets up less before it writes.
 --
 -- ARGV[1]  the operation: "create" | "update" | "upsert" | "delete", or one of a unit's
 --          (_unit.lua) or a staged batch's (_batch.lua)
 -- ARGV[2]  the plan (JSON): {"root": table, "tables": {name: {key, meta, ids, seq, wide, gate,
 --          changes, pk, numeric, unique, fks, refs}}}, made by
---          toolkit/repositories/redis/_script.py ("" for a unit: each operation has its own)
+--          toolkit/repositories/redis/_script.py ("" for a unit: each operation has its own;
+--          for a write of rows, create, update or upsert, the root table's alone)
 -- ARGV[3]  the staged batch the call belongs to, or ""
 -- create:  ARGV[4..] triples (primary key token, or "" on an integer key to generate one;
 --          document JSON; constraint tokens JSON {"u": {group: token}, "f": {field: token},
@@ -178,20 +181,34 @@ local staged = {
   releases = function(t, owner, group, value) return false end,  -- let go of within it?
 }
 
+-- A document's JSON with its generated integer key put in first (the caller leaves a key it
+-- does not know out of the document): one write of the whole document, indexed once.
+local function with_key(doc, token)
+  local rest = string.sub(doc, 2)
+  if rest ~= "}" then rest = "," .. rest end
+  return '{"' .. root.pk .. '":' .. token .. rest
+end
+
 local function create()
   local count = (#A - FIRST + 1) / 3
-  local tokens, generated, created, claimed = {}, {}, {}, {}
+  local tokens, keys_of, told, generated, created, claimed = {}, {}, {}, {}, {}, {}
+  local seq = seq_key(root)
   for i = 1, count do
     local token = A[3 * i + FIRST - 3]
     local keys = cjson.decode(A[3 * i + FIRST - 1])
+    local key
     if token == "" and root.numeric then
       repeat
-        token = string.format("%d", redis.call("INCR", seq_key(root)))
-      until redis.call("EXISTS", doc_key(root, token)) == 0 and not created[doc_key(root, token)]
+        token = string.format("%d", redis.call("INCR", seq))
+        key = doc_key(root, token)
+      until not created[key] and redis.call("EXISTS", key) == 0
       generated[i] = true
-    elseif created[doc_key(root, token)] or redis.call("EXISTS", doc_key(root, token)) == 1 then
-      if locked(root, token) then return {"busy", root.pk, i} end
-      return {"conflict", root.pk, i}
+    else
+      key = doc_key(root, token)
+      if created[key] or redis.call("EXISTS", key) == 1 then
+        if locked(root, token) then return {"busy", root.pk, i} end
+        return {"conflict", root.pk, i}
+      end
     end
     for group, value in pairs(keys.u) do
       local slot = unique_key(root, group) .. "\0" .. value
@@ -200,34 +217,34 @@ local function create()
       end
       claimed[slot] = true
     end
-    created[doc_key(root, token)] = true
+    created[key] = true
     local kind, field = missing_parent(root, keys, created)
     if kind then return {kind, field, i} end
-    tokens[i] = token
+    tokens[i], keys_of[i], told[i] = token, key, keys
   end
   local result = {"ok"}
   if count > 0 then touch(root) end
+  -- An explicit integer key moves the key counter past it, so that generated keys seldom meet
+  -- taken ones (they skip those they meet). Keys from 2**62 up leave it where it is: a counter
+  -- moved to the top of the 64-bit range would have no keys left to generate.
+  local counter, top
   for i = 1, count do
-    local token = tokens[i]
-    local key = doc_key(root, token)
-    local keys = cjson.decode(A[3 * i + FIRST - 1])
-    json_set(key, "$", A[3 * i + FIRST - 2])
+    local token, key, keys = tokens[i], keys_of[i], told[i]
+    if generated[i] then
+      json_set(key, "$", with_key(A[3 * i + FIRST - 2], token))
+    else
+      json_set(key, "$", A[3 * i + FIRST - 2])
+      if root.numeric then
+        counter = counter or tonumber(redis.call("GET", seq) or "0")
+        local explicit = tonumber(token)
+        if explicit > counter and explicit < 4611686018427387904 then
+          counter, top = explicit, token
+        end
+      end
+    end
     staged.created(root, token)
     -- A versioned row is created at version 1 (an upsert's copy may say otherwise).
     if keys.v and keys.v ~= 0 then json_set(key, "$.version", "1") end
-    if generated[i] then
-      json_set(key, field_path(root.pk), token)
-    elseif root.numeric then
-      -- An explicit integer key moves the counter past it, so that generated keys seldom meet
-      -- taken ones (they skip those they meet). Keys from 2**62 up leave it where it is: a
-      -- counter moved to the top of the 64-bit range would have no keys left to generate.
-      local current = tonumber(redis.call("GET", seq_key(root)) or "0")
-      local explicit = tonumber(token)
-      if explicit > current and explicit < 4611686018427387904 then
-        note("string", seq_key(root))
-        redis.call("SET", seq_key(root), token)
-      end
-    end
     add_id(root, token)
     note_wide(root, keys)
     for group, value in pairs(keys.u) do hset(unique_key(root, group), value, token) end
@@ -236,6 +253,10 @@ local function create()
       if parent then sadd(children_key(root, fk.field, parent), token) end
     end
     result[i + 1] = token
+  end
+  if top then
+    note("string", seq)
+    redis.call("SET", seq, top)
   end
   return result
 end
@@ -316,3 +337,5 @@ local function upsert()
   end
   return create()
 end
+
+ops.create, ops.update, ops.upsert = create, update, upsert

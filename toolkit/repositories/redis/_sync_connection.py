@@ -34,7 +34,7 @@ from toolkit.repositories.redis._acompat import Pool, handshake
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
-from toolkit.repositories.redis._script import Command, Script, packed, read_source, script_source
+from toolkit.repositories.redis._script import Command, ScriptName, packed, scripts
 from toolkit.repositories.redis._unit import Level, Unit
 from toolkit.repositories.redis._url import RedisUrl
 
@@ -76,8 +76,7 @@ class SyncRedisClient:
                 },
             )
         )
-        self.write_script = Script(script_source())
-        self.read_script = Script(read_source())
+        self.scripts = scripts()
         self.auto_create = settings.auto_create
         self.modules_checked = False
         self.indexes: set[str] = set()
@@ -108,9 +107,7 @@ class SyncRedisClient:
         pool = self.redis.connection_pool
         connection = pool.get_connection()
         try:
-            wire = b"".join(
-                command if isinstance(command, bytes) else packed(*command) for command in commands
-            )
+            wire = b"".join(c if isinstance(c, bytes) else packed(*c) for c in commands)
             connection.send_packed_command([wire])
             return [connection.read_response() for _ in commands]
         except BaseException:
@@ -286,21 +283,20 @@ class SyncRedisScope:
             raise self._unavailable(exc) from exc
 
     def run_script(
-        self, described: RedisTable[Any], arguments: Sequence[str], *, read: bool = False
+        self, described: RedisTable[Any], arguments: Sequence[str], script: ScriptName = "write"
     ) -> list[Any]:
-        """Run the write script (or, ``read``, the read script: one row by key or unique value)
-        on ``described``'s data; its reply. The script is run by its digest, and loaded first
-        where the server lacks it (new, restarted or flushed)."""
+        """Run ``script`` (see `ScriptName`) on ``described``'s data; its reply. Run by its
+        digest, and loaded first where the server lacks it (new, restarted or flushed)."""
         client = self._client
-        script = client.read_script if read else client.write_script
-        run: Command = ("EVALSHA", script.digest, 0, *arguments)
+        chosen = client.scripts[script]
+        run: Command = ("EVALSHA", chosen.digest, 0, *arguments)
         try:
             if described.table not in self._ready_tables:
                 self._ready(described)
             try:
                 (reply,) = client.exchange((run,))
             except NoScriptError:
-                client.command("SCRIPT", "LOAD", script.source)
+                client.command("SCRIPT", "LOAD", chosen.source)
                 (reply,) = client.exchange((run,))
             return list(reply)
         except (RedisError, OSError) as exc:

@@ -188,7 +188,7 @@ class SyncRedisReader(Generic[ModelT]):
         """The JSON of one document, by key (``unique`` "") or by the token ``key`` of a value
         in the ``unique`` hash, read in one script run with the table's gate."""
         reply = self._scope.run_script(
-            self._table, [self._keys.gate, unique, key, self._keys.documents], read=True
+            self._table, [self._keys.gate, unique, key, self._keys.documents], "read"
         )
         if reply[0] == "gated":
             raise _Gated

@@ -24,7 +24,13 @@ from toolkit.query._tree import Condition
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._lookups import Row, keyed
-from toolkit.repositories.redis._script import script_plan
+from toolkit.repositories.redis._script import (
+    ROW_OPERATIONS,
+    ROW_WRITES,
+    ScriptName,
+    row_plan,
+    script_plan,
+)
 from toolkit.repositories.redis._sync_connection import SyncRedisScope
 from toolkit.repositories.redis._sync_reader import SyncRedisReader
 from toolkit.repositories.redis._unit import Unit, refusal
@@ -46,6 +52,7 @@ class SyncRedisWriter(Generic[ModelT]):
         self._reader = reader
         self._keys = redis_keys(scope.prefix, described.table)
         self.plan = script_plan(described.facts.table, scope.prefix)
+        self.row_plan = row_plan(described.facts.table, scope.prefix)
 
     @staticmethod
     def taking_turns(method: Call) -> Call:
@@ -76,8 +83,10 @@ class SyncRedisWriter(Generic[ModelT]):
         """Run the write script; its reply after "ok", or the error its refusal means
         (``ids`` and ``versions`` are the rows written, from ``offset`` on, to name the one
         refused)."""
-        arguments = (operation, self.plan, batch, *arguments)
-        outcome = self._scope.run_script(self._table, arguments)
+        plan = self.row_plan if operation in ROW_OPERATIONS else self.plan
+        script: ScriptName = "rows" if not batch and operation in ROW_WRITES else "write"
+        arguments = (operation, plan, batch, *arguments)
+        outcome = self._scope.run_script(self._table, arguments, script)
         if outcome[0] != "ok":
             raise refusal(self._table, outcome, ids, versions, offset=offset, batch=batch)
         return outcome[1:]

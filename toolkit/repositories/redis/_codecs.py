@@ -171,12 +171,18 @@ def _int_to_date(value: int) -> date:
     return date.fromordinal(value + _EPOCH_DAY)
 
 
+# One encoder for every document: `json.dumps` with options makes a new one at each call. No
+# check for circular references: what is encoded is the codecs' output, plain data made from
+# validated values (pydantic refuses a cyclic one), never a structure that refers to itself.
+_ENCODE = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, ensure_ascii=False, check_circular=False
+).encode
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of ``value``; ``ValueError`` for what Redis cannot keep exactly: NaN or
     infinity (JSON has no such numbers) and surrogate code points (see `unicode_text`)."""
-    return unicode_text(
-        json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    )
+    return unicode_text(_ENCODE(value))
 
 
 def unicode_text(text: str) -> str:

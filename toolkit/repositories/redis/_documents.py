@@ -29,6 +29,7 @@ from toolkit.repositories.redis._codecs import (
 __all__ = ["RedisTable", "redis_table", "unique_groups"]
 
 _KEYS_FIELD = "__keys"  # in each document: the tokens of its unique and foreign-key values
+_NOTHING_TOLD = '{"u":{},"f":{}}'  # the constraint tokens of a row that has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +101,13 @@ class RedisTable(Generic[ModelT]):
         document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
         pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
-        told = keys if expected is None else {**keys, "v": expected}
-        return pk_token, dumps(document), dumps(told)
+        if expected is not None:
+            told = dumps({**keys, "v": expected})
+        elif unique or foreign or wide:
+            told = dumps(keys)
+        else:  # most rows of most tables: nothing to tell, the same text each time
+            told = _NOTHING_TOLD
+        return pk_token, dumps(document), told
 
     def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The field values a stored document holds."""

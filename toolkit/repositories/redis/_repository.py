@@ -39,7 +39,7 @@ from toolkit.repositories.redis._lookups import Row
 from toolkit.repositories.redis._reader import RedisReader
 from toolkit.repositories.redis._unit import Operation, ReadChanged, Unit, delete_reach
 from toolkit.repositories.redis._writer import RedisWriter
-from toolkit.repositories.redis._writes import encoded, stored_rows
+from toolkit.repositories.redis._writes import collector_paused, encoded, stored_rows
 
 CHUNK = 1_000
 """Rows per script run of a staged batch: a few tens of milliseconds of the server's time."""
@@ -184,12 +184,14 @@ class RedisRepository(BaseRepository[ModelT]):
 
     @RedisWriter.taking_turns
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        validated = validate_all(self._table.facts, models)
+        with collector_paused():
+            validated = validate_all(self._table.facts, models)
         return await self._create(validated) if validated else []
 
     async def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
-        rows, versions = stored_rows(self._table, validated, "create")
-        arguments = encoded(self._table, rows, versions, creating=True)
+        with collector_paused(len(validated)):
+            rows, versions = stored_rows(self._table, validated, "create")
+            arguments = encoded(self._table, rows, versions, creating=True)
         pk = self._table.facts.pk_name
         unit = self._scope.unit()
         if unit is not None:
@@ -211,7 +213,7 @@ class RedisRepository(BaseRepository[ModelT]):
             for row, token in zip(rows, tokens, strict=True):
                 if row[pk] is None:
                     row[pk] = self._table.pk.decode(int(token))
-        return [self._build(row) for row in rows]
+        return build_many(self._build, rows)
 
     async def update(self, model: ModelT) -> ModelT:
         (updated,) = await self.update_many([model])

@@ -40,7 +40,7 @@ from toolkit.repositories.redis._sync_connection import SyncRedisScope
 from toolkit.repositories.redis._sync_reader import SyncRedisReader
 from toolkit.repositories.redis._sync_writer import SyncRedisWriter
 from toolkit.repositories.redis._unit import Operation, ReadChanged, Unit, delete_reach
-from toolkit.repositories.redis._writes import encoded, stored_rows
+from toolkit.repositories.redis._writes import collector_paused, encoded, stored_rows
 from toolkit.repositories.sync_base import BaseSyncRepository
 
 CHUNK = 1_000
@@ -184,12 +184,14 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
 
     @SyncRedisWriter.taking_turns
     def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        validated = validate_all(self._table.facts, models)
+        with collector_paused():
+            validated = validate_all(self._table.facts, models)
         return self._create(validated) if validated else []
 
     def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
-        rows, versions = stored_rows(self._table, validated, "create")
-        arguments = encoded(self._table, rows, versions, creating=True)
+        with collector_paused(len(validated)):
+            rows, versions = stored_rows(self._table, validated, "create")
+            arguments = encoded(self._table, rows, versions, creating=True)
         pk = self._table.facts.pk_name
         unit = self._scope.unit()
         if unit is not None:
@@ -211,7 +213,7 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
             for row, token in zip(rows, tokens, strict=True):
                 if row[pk] is None:
                     row[pk] = self._table.pk.decode(int(token))
-        return [self._build(row) for row in rows]
+        return build_many(self._build, rows)
 
     def update(self, model: ModelT) -> ModelT:
         (updated,) = self.update_many([model])

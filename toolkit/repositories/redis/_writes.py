@@ -3,7 +3,9 @@ script's arguments for them. No I/O: the repository's calls and a unit's end sha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from toolkit._versioned import next_version
@@ -11,11 +13,28 @@ from toolkit.errors import ConstraintError, NotFoundError, ValidationError
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
 
-__all__ = ["Mode", "encoded", "stored_rows"]
+__all__ = ["Mode", "collector_paused", "encoded", "stored_rows"]
+
+_PAUSE_FROM = 100  # rows; below this a pause of the collector is not worth its bookkeeping
 
 Mode = Literal["create", "update", "upsert"]
 """How rows are written: created (a `Versioned` row at version 1), updated (at the copy's
 version, stored as the next one) or upserted (an update if the row exists, else a create)."""
+
+
+@contextlib.contextmanager
+def collector_paused(rows: int | None = None) -> Iterator[None]:
+    """The cyclic garbage collector paused while many ``rows`` (None: as many as may come) are
+    validated or encoded, as `toolkit._rows.build_many` pauses it while they are built: letting
+    it scan the growing lists again and again costs more than the work. No await inside."""
+    if (rows is not None and rows < _PAUSE_FROM) or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def stored_rows(
@@ -48,16 +67,22 @@ def encoded(
     """The write script's arguments for ``rows``: every value checked here, before anything is
     sent, so that the script never meets a value Redis would refuse."""
     facts = described.facts
+    pk, encode = facts.pk_name, described.encode
     arguments: list[str] = []
     for position, (row, version) in enumerate(zip(rows, expected, strict=True)):
-        where = f"item {position}: " if len(rows) > 1 else ""
-        if row.get(facts.pk_name) is None:
+        if row.get(pk) is None:
             if not creating:  # no key: no row to update
                 raise NotFoundError(facts.name, None)
             if not described.generates_keys:  # as SQL's NOT NULL on a primary key
+                where = _where(position, rows)
                 raise ConstraintError(f"{facts.name} write refused: {where}{facts.pk_name}")
         try:
-            arguments.extend(described.encode(row, version))
+            arguments.extend(encode(row, version))
         except ValueError as exc:
-            raise ValidationError(f"{where}invalid {facts.name}: {exc}") from exc
+            raise ValidationError(f"{_where(position, rows)}invalid {facts.name}: {exc}") from exc
     return arguments
+
+
+def _where(position: int, rows: Sequence[Row]) -> str:
+    """Which of ``rows`` an error is about: none said when there is one."""
+    return f"item {position}: " if len(rows) > 1 else ""

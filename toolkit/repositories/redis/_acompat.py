@@ -7,13 +7,14 @@ the rest of the twins is generated.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis import BlockingConnectionPool, Connection
 from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from redis.asyncio import Connection as AsyncConnection
 
-__all__ = ["APool", "Pool", "ahandshake", "handshake"]
+__all__ = ["APool", "Pool", "ahandshake", "asend_packed", "handshake", "send_packed"]
 
 
 class APool(AsyncBlockingConnectionPool):  # type: ignore[type-arg]  # generic in the stubs only
@@ -98,3 +99,25 @@ def handshake(connection: Connection) -> None:
         # A failed handshake has closed and dropped the socket; only a live one is reset.
         if sock is not None and untyped._sock is sock:
             sock.settimeout(connection.socket_timeout)
+
+
+async def asend_packed(connection: AsyncConnection, wire: bytes) -> None:
+    """Send the packed commands ``wire`` on ``connection``, and raise a cancellation of the
+    task that redis-py's send drops.
+
+    With a socket timeout, redis-py sends through `asyncio.wait_for`, which on Python 3.11
+    returns normally when the task is cancelled just as the send completes: the cancellation
+    would be lost, and the call go on (a staged batch would commit instead of rolling back).
+    """
+    task = asyncio.current_task()
+    requested = 0 if task is None else task.cancelling()
+    await connection.send_packed_command([wire])
+    if task is not None and task.cancelling() > requested:
+        raise asyncio.CancelledError
+
+
+def send_packed(connection: Connection, wire: bytes) -> None:
+    """Send the packed commands ``wire`` on ``connection``."""
+    # The redis 4 stubs that redis-om requires type the packed commands as text.
+    untyped: Any = connection
+    untyped.send_packed_command([wire])

@@ -28,7 +28,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from toolkit._lifetimes import PerLoop
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._acompat import APool, ahandshake
+from toolkit.repositories.redis._acompat import APool, ahandshake, asend_packed
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
@@ -106,7 +106,7 @@ class RedisClient:
         connection = await pool.get_connection()
         try:
             wire = b"".join(c if isinstance(c, bytes) else packed(*c) for c in commands)
-            await connection.send_packed_command([wire])
+            await asend_packed(connection, wire)
             return [await connection.read_response() for _ in commands]
         except BaseException:
             await connection.disconnect()  # a reply may be left unread: never reuse it

@@ -30,7 +30,11 @@ from redis.retry import Retry
 from toolkit._lifetimes import PerProcess
 from toolkit.config import Settings
 from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._acompat import Pool, handshake
+from toolkit.repositories.redis._acompat import (
+    Pool,
+    handshake,
+    send_packed,
+)
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
@@ -108,7 +112,7 @@ class SyncRedisClient:
         connection = pool.get_connection()
         try:
             wire = b"".join(c if isinstance(c, bytes) else packed(*c) for c in commands)
-            connection.send_packed_command([wire])
+            send_packed(connection, wire)
             return [connection.read_response() for _ in commands]
         except BaseException:
             connection.disconnect()  # a reply may be left unread: never reuse it

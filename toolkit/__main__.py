@@ -1,8 +1,14 @@
-"""``python -m toolkit``: the async demo."""
+"""``python -m toolkit``: the async demo; ``python -m toolkit migrations init`` sets up Alembic."""
 
 import sys
 
-from toolkit._demo_cli import run_demo_cli
-from toolkit.demo import demo
+command = sys.argv[1] if len(sys.argv) > 1 else None
+if command == "migrations":
+    from toolkit.migrations import migrations_command
 
-sys.exit(run_demo_cli(demo, "Async demo of the toolkit's repositories."))
+    sys.exit(migrations_command(sys.argv[2:]))
+else:
+    from toolkit._demo_cli import run_demo_cli
+    from toolkit.demo import demo
+
+    sys.exit(run_demo_cli(demo, "Async demo of the toolkit's repositories."))

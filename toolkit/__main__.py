@@ -1,9 +1,14 @@
-"""``python -m toolkit``: the async demo; ``python -m toolkit migrations init`` sets up Alembic."""
+"""``python -m toolkit``: the async demo; ``python -m toolkit doctor`` checks a deployment,
+``python -m toolkit migrations init`` sets up Alembic."""
 
 import sys
 
 command = sys.argv[1] if len(sys.argv) > 1 else None
-if command == "migrations":
+if command == "doctor":
+    from toolkit.doctor import doctor_command
+
+    sys.exit(doctor_command(sys.argv[2:]))
+elif command == "migrations":
     from toolkit.migrations import migrations_command
 
     sys.exit(migrations_command(sys.argv[2:]))

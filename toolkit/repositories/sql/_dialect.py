@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import Column, Table, bindparam
 from sqlalchemy.engine import URL, make_url
@@ -17,9 +18,16 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from toolkit.config import Settings
-from toolkit.errors import ConfigurationError, ConflictError, ConstraintError, ToolkitError
+from toolkit.errors import ConfigurationError, ToolkitError
 
-__all__ = ["VERSION_PARAM", "SqlDialect", "conflict_or_constraint", "parse_url", "pooled_options"]
+__all__ = [
+    "VERSION_PARAM",
+    "IntegrityRefusal",
+    "RefusalKind",
+    "SqlDialect",
+    "parse_url",
+    "pooled_options",
+]
 
 VERSION_PARAM = "toolkit_version"
 """The bind name of the version a `Versioned` row must be at (no column can clash with it)."""
@@ -32,6 +40,24 @@ def parse_url(raw: str, setting: str) -> URL:
     except (ArgumentError, ValueError) as exc:
         # The raw value may hold a password: name the setting, not the value.
         raise ConfigurationError(f"{setting} is not a valid database URL") from exc
+
+
+RefusalKind = Literal["duplicate", "foreign_key", "not_null", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityRefusal:
+    """What a driver tells of the constraint that refused a statement, in the database's terms
+    (tables, constraints, columns); `toolkit.repositories.sql._integrity` reads it in the
+    model's. Any part the driver does not tell is None or empty."""
+
+    kind: RefusalKind
+    table: str | None = None  # the table whose constraint it is
+    constraint: str | None = None  # the constraint's or the unique index's name
+    columns: tuple[str, ...] = ()  # its columns, where the driver names them
+    # The columns the statement gave a value other than NULL, where the driver names no
+    # column and the statement tells (SQLite's foreign keys: one of these refused).
+    written: tuple[str, ...] | None = None
 
 
 class SqlDialect(ABC):
@@ -112,16 +138,16 @@ class SqlDialect(ABC):
         """Where the backend is, for error messages: never includes a password."""
 
     @abstractmethod
-    def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
-        """`ConflictError` for a duplicate key or unique value, `ConstraintError` otherwise."""
+    def integrity_refusal(
+        self, orig: BaseException, statement: str | None = None, params: Any = None
+    ) -> IntegrityRefusal | None:
+        """What the driver's exception ``orig`` tells of the constraint that refused the
+        ``statement`` run with ``params`` (as SQLAlchemy's error holds them); None when it is
+        not a constraint's refusal."""
 
     def error_kind(self, orig: BaseException) -> type[ToolkitError] | None:
         """The toolkit error for a driver error the dialect can read precisely, else None."""
         return None
-
-
-def conflict_or_constraint(is_duplicate: bool) -> type[ToolkitError]:
-    return ConflictError if is_duplicate else ConstraintError
 
 
 def pooled_options(settings: Settings, connect_args: dict[str, Any]) -> dict[str, Any]:

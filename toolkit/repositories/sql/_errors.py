@@ -16,7 +16,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from toolkit.errors import BackendUnavailableError, ToolkitError, ValidationError
-from toolkit.repositories.sql._dialect import SqlDialect
+from toolkit.repositories.sql._dialect import IntegrityRefusal, SqlDialect
+from toolkit.repositories.sql._integrity import refusal_error
 
 __all__ = ["CONNECTION_INTACT", "DRIVER_ERRORS", "translate_error"]
 
@@ -52,14 +53,24 @@ _UNBINDABLE = (TypeError, ValueError, OverflowError, ProgrammingError)
 def translate_error(
     dialect: SqlDialect, url: URL, model_name: str, exc: BaseException
 ) -> ToolkitError:
-    """The toolkit error for a driver or SQLAlchemy exception raised serving ``model_name``."""
+    """The toolkit error for a driver or SQLAlchemy exception raised serving ``model_name``.
+
+    A constraint's refusal names the model's fields and leaves the driver's words to the cause
+    (``raise ... from exc``), as does a value the database refused; an outage says where.
+    """
     orig = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    statement, params = (
+        (exc.statement, exc.params) if isinstance(exc, StatementError) else (None, None)
+    )
+    refusal = dialect.integrity_refusal(orig, statement, params)
+    if refusal is None and isinstance(exc, IntegrityError):
+        refusal = IntegrityRefusal("other")
+    if refusal is not None:
+        return refusal_error(refusal, model_name, statement)
     reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     kind = dialect.error_kind(orig)
     if kind is None:
-        if isinstance(exc, IntegrityError):
-            kind = dialect.integrity_error_kind(orig)
-        elif isinstance(exc, DataError):
+        if isinstance(exc, DataError):
             kind = ValidationError
         elif isinstance(exc, _UNAVAILABLE) or isinstance(orig, _UNAVAILABLE):
             kind = BackendUnavailableError
@@ -70,7 +81,6 @@ def translate_error(
     if kind is BackendUnavailableError:
         return kind(f"{dialect.describe(url)} is unavailable: {reason}")
     if kind is ValidationError:
-        return kind(f"{model_name} value cannot be stored: {reason}")
-    if kind is ToolkitError:
-        return kind(f"{model_name}: {dialect.describe(url)} failed: {reason}")
-    return kind(f"{model_name} write refused: {reason}")
+        # The driver's words may quote the value: they stay in the cause.
+        return kind(f"{model_name}: a value given cannot be stored")
+    return kind(f"{model_name}: {dialect.describe(url)} failed: {reason}")

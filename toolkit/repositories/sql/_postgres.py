@@ -16,8 +16,9 @@ from toolkit.errors import (
     ValidationError,
 )
 from toolkit.repositories.sql._dialect import (
+    IntegrityRefusal,
+    RefusalKind,
     SqlDialect,
-    conflict_or_constraint,
     parse_url,
     pooled_options,
 )
@@ -28,7 +29,11 @@ __all__ = ["POSTGRES"]
 _ASYNC_DRIVER = "postgresql+asyncpg"
 _SYNC_DRIVER = "postgresql+psycopg2"
 _ACCEPTED = {"postgres", "postgresql", _ASYNC_DRIVER, _SYNC_DRIVER}
-_UNIQUE_VIOLATION = "23505"
+_REFUSALS: dict[str, RefusalKind] = {
+    "23505": "duplicate",  # unique_violation
+    "23503": "foreign_key",  # foreign_key_violation
+    "23502": "not_null",  # not_null_violation
+}
 # Connection exceptions, invalid authorization, invalid catalog name, insufficient resources,
 # operator intervention (shutdown, cancel, timeout), system errors.
 _UNAVAILABLE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
@@ -78,17 +83,26 @@ class PostgresDialect(SqlDialect):
     def describe(self, url: URL) -> str:
         return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"
 
-    def integrity_error_kind(self, orig: BaseException) -> type[ToolkitError]:
-        return conflict_or_constraint(getattr(orig, "pgcode", None) == _UNIQUE_VIOLATION)
+    def integrity_refusal(
+        self, orig: BaseException, statement: str | None = None, params: Any = None
+    ) -> IntegrityRefusal | None:
+        state = _state(orig)
+        if state is None or not state.startswith("23"):  # class 23: integrity constraint violation
+            return None
+        # psycopg2 tells the constraint in its `diag`; asyncpg on its own exception, which
+        # SQLAlchemy's adapted one keeps as its cause.
+        told = getattr(orig, "diag", None) or orig.__cause__
+        table = _text(getattr(told, "table_name", None))
+        constraint = _text(getattr(told, "constraint_name", None))
+        column = _text(getattr(told, "column_name", None))
+        detail = _text(getattr(told, "message_detail", None) or getattr(told, "detail", None))
+        columns = (column,) if column is not None else key_columns(detail or "")
+        return IntegrityRefusal(_REFUSALS.get(state, "other"), table, constraint, columns)
 
     def error_kind(self, orig: BaseException) -> type[ToolkitError] | None:
-        # Both drivers give the SQLSTATE (psycopg2 as pgcode, asyncpg as sqlstate); SQLAlchemy
-        # maps asyncpg's server errors to a bare DBAPIError, so the state is what tells them apart.
-        state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-        if not isinstance(state, str):
+        state = _state(orig)
+        if state is None:
             return None
-        if state.startswith("23"):
-            return self.integrity_error_kind(orig)
         # A data exception (a value the column cannot hold) or a program limit (an index entry
         # too large): the data is at fault, not the server.
         if state.startswith(("22", "54")):
@@ -96,6 +110,45 @@ class PostgresDialect(SqlDialect):
         if state[:2] in _UNAVAILABLE_CLASSES or state in _UNFIT_SCHEMA:
             return BackendUnavailableError
         return None
+
+
+def _state(orig: BaseException) -> str | None:
+    """The SQLSTATE of a driver's exception: psycopg2 gives it as pgcode, asyncpg as sqlstate
+    (SQLAlchemy maps asyncpg's server errors to a bare DBAPIError: the state tells them apart)."""
+    return _text(getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def key_columns(detail: str) -> tuple[str, ...]:
+    """The columns of a unique or foreign key violation's detail, ``Key (a, "B c")=(1, 2) ...``
+    (the values are not read); none when the detail is not of that form."""
+    if not detail.startswith("Key ("):
+        return ()
+    columns: list[str] = []
+    name, quoted, position = "", False, len("Key (")
+    while position < len(detail):
+        char = detail[position]
+        position += 1
+        if quoted:
+            if char == '"' and detail[position : position + 1] == '"':
+                name, position = name + '"', position + 1  # a doubled quote: one in the name
+            elif char == '"':
+                quoted = False
+            else:
+                name += char
+        elif char == '"':
+            quoted = True
+        elif char in ",)":
+            columns.append(name.strip())
+            name = ""
+            if char == ")":
+                return tuple(columns) if detail[position : position + 1] == "=" else ()
+        else:
+            name += char
+    return ()
 
 
 async def _decode_uuids(connection: Any) -> None:

@@ -50,8 +50,10 @@ local function document_keys(json)
 end
 
 if batch ~= "" then
-  staged.created = function(t, token)
-    redis.call("SADD", batch_key(t, batch, "new"), token)
+  staged.created = function(t, tokens)
+    for i = 1, #tokens, 1000 do
+      redis.call("SADD", batch_key(t, batch, "new"), unpack(tokens, i, math.min(i + 999, #tokens)))
+    end
   end
   staged.updating = function(t, token, key)
     if not state(t) then enter(t, "pending") end

@@ -1,8 +1,8 @@
 """A SQLModel table class as Redis JSON documents: derived once per class, no I/O.
 
 Each row is one JSON document (`toolkit.repositories.redis._keys` says where), its fields
-stored by their codecs (`_codecs`), plus the tokens of its unique and foreign-key values, which
-the write script (`_script`) keeps its constraints with.
+stored by their codecs (`_codecs`), plus, if it has any, the tokens of its unique and
+foreign-key values, which the write script (`_script`) keeps its constraints with.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from toolkit.repositories.redis._codecs import (
 
 __all__ = ["RedisTable", "redis_table", "unique_groups"]
 
-_KEYS_FIELD = "__keys"  # in each document: the tokens of its unique and foreign-key values
+_KEYS_FIELD = "__keys"  # in a document: the tokens of its unique and foreign-key values, if any
 _NOTHING_TOLD = '{"u":{},"f":{}}'  # the constraint tokens of a row that has none
 
 
@@ -98,12 +98,14 @@ class RedisTable(Generic[ModelT]):
         ]
         if wide:  # the script notes them: the index orders or matches such values inexactly
             keys["w"] = wide
-        document[_KEYS_FIELD] = keys
+        tokens_held = bool(unique or foreign or wide)
+        if tokens_held:  # none: no field, which the script reads as none (less to store)
+            document[_KEYS_FIELD] = keys
         pk_value = values.get(self.facts.pk_name)
         pk_token = "" if pk_value is None else unicode_text(self.pk.token(pk_value))
         if expected is not None:
             told = dumps({**keys, "v": expected})
-        elif unique or foreign or wide:
+        elif tokens_held:
             told = dumps(keys)
         else:  # most rows of most tables: nothing to tell, the same text each time
             told = _NOTHING_TOLD

@@ -126,11 +126,17 @@ local function stored_keys(key)
   return cjson.decode(raw)[1]
 end
 
-local function add_id(t, token)
-  local score = 0
-  if t.numeric then score = token end
-  note("zset", ids_key(t), token)
-  redis.call("ZADD", ids_key(t), score, token)
+-- The rows created, in the table's sorted set of ids (see _keys.py): one ZADD a thousand.
+local function add_ids(t, tokens)
+  local scored = {}
+  for _, token in ipairs(tokens) do
+    note("zset", ids_key(t), token)
+    scored[#scored + 1] = t.numeric and token or 0
+    scored[#scored + 1] = token
+  end
+  for i = 1, #scored, 2000 do
+    redis.call("ZADD", ids_key(t), unpack(scored, i, math.min(i + 1999, #scored)))
+  end
 end
 
 local function hset(key, field, value)
@@ -176,7 +182,7 @@ end
 
 -- How a staged batch keeps what it writes apart until it ends (no-ops outside one).
 local staged = {
-  created = function(t, token) end,  -- a row it created: hidden until it commits
+  created = function(t, tokens) end,  -- rows it created: hidden until it commits
   updating = function(t, token, key) end,  -- a row about to change: its old version kept
   releases = function(t, owner, group, value) return false end,  -- let go of within it?
 }
@@ -189,13 +195,16 @@ local function with_key(doc, token)
   return '{"' .. root.pk .. '":' .. token .. rest
 end
 
+-- The constraint tokens of a row that has none, as _documents.py sends them, and decoded.
+local NOTHING_TOLD, NO_KEYS = '{"u":{},"f":{}}', {u = {}, f = {}}
+
 local function create()
   local count = (#A - FIRST + 1) / 3
   local tokens, keys_of, told, generated, created, claimed = {}, {}, {}, {}, {}, {}
   local seq = seq_key(root)
   for i = 1, count do
-    local token = A[3 * i + FIRST - 3]
-    local keys = cjson.decode(A[3 * i + FIRST - 1])
+    local token, raw = A[3 * i + FIRST - 3], A[3 * i + FIRST - 1]
+    local keys = raw == NOTHING_TOLD and NO_KEYS or cjson.decode(raw)  -- NO_KEYS: read only
     local key
     if token == "" and root.numeric then
       repeat
@@ -242,10 +251,8 @@ local function create()
         end
       end
     end
-    staged.created(root, token)
     -- A versioned row is created at version 1 (an upsert's copy may say otherwise).
     if keys.v and keys.v ~= 0 then json_set(key, "$.version", "1") end
-    add_id(root, token)
     note_wide(root, keys)
     for group, value in pairs(keys.u) do hset(unique_key(root, group), value, token) end
     for _, fk in ipairs(root.fks) do
@@ -258,6 +265,8 @@ local function create()
     note("string", seq)
     redis.call("SET", seq, top)
   end
+  staged.created(root, tokens)
+  add_ids(root, tokens)
   return result
 end
 

@@ -207,13 +207,20 @@ class RedisRepository(BaseRepository[ModelT]):
                     row[pk] = self._table.pk.decode(int(token))
                 arguments = encoded(self._table, rows, versions, creating=True)
             self._buffer(unit, "create", arguments, rows, versions)
-        else:
-            ids = [row[pk] for row in rows]
-            tokens = await self._writer.write("create", arguments, 3, ids, versions, chunk=CHUNK)
-            for row, token in zip(rows, tokens, strict=True):
+            return build_many(self._build, rows)
+        created: builtins.list[ModelT] = []
+
+        def written(first: int, tokens: Sequence[str]) -> None:
+            # Built as each run's reply comes, while the server runs the next ones.
+            part = rows[first : first + len(tokens)]
+            for row, token in zip(part, tokens, strict=True):
                 if row[pk] is None:
                     row[pk] = self._table.pk.decode(int(token))
-        return build_many(self._build, rows)
+            created.extend(build_many(self._build, part))
+
+        ids = [row[pk] for row in rows]
+        await self._writer.write("create", arguments, 3, ids, versions, chunk=CHUNK, each=written)
+        return created
 
     async def update(self, model: ModelT) -> ModelT:
         (updated,) = await self.update_many([model])

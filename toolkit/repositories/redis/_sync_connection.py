@@ -15,10 +15,8 @@ the block they are part of (`taking_turns`), and ask `SyncRedisScope.unit` for i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,8 +35,8 @@ from toolkit.repositories.redis._acompat import (
 )
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import redis_keys
-from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
 from toolkit.repositories.redis._script import Command, ScriptName, packed, scripts
+from toolkit.repositories.redis._sync_indexes import sync_check_modules, sync_ensure_index
 from toolkit.repositories.redis._unit import Level, Unit
 from toolkit.repositories.redis._url import RedisUrl
 
@@ -50,9 +48,6 @@ _HELD: ContextVar[tuple[Unit, ...]] = ContextVar("toolkit_redis_held", default=(
 
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
-
-_INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
-_INDEX_BUILD_POLL = 0.01
 
 
 class SyncRedisClient:
@@ -104,16 +99,24 @@ class SyncRedisClient:
                 raise reply
         return list(replies)
 
-    def exchange(self, commands: Sequence[Command]) -> list[Any]:
+    def exchange(
+        self, commands: Sequence[Command], each: Callable[[int, Any], None] | None = None
+    ) -> list[Any]:
         """Send ``commands`` on a pooled connection in one buffer (a send per command costs a
-        wake-up of the server each) and read their replies: the few commands a read sends, with
-        less of redis-py's machinery than its pipeline or `execute_command` spend per call."""
+        wake-up of the server each) and read their replies, each given to ``each`` (with its
+        command's position) as it comes: the few commands a read sends, or a staged batch's
+        runs, with less of redis-py's machinery than its pipeline or `execute_command`."""
         pool = self.redis.connection_pool
         connection = pool.get_connection()
         try:
             wire = b"".join(c if isinstance(c, bytes) else packed(*c) for c in commands)
             send_packed(connection, wire)
-            return [connection.read_response() for _ in commands]
+            replies = []
+            for position in range(len(commands)):
+                replies.append(connection.read_response())
+                if each is not None:
+                    each(position, replies[-1])
+            return replies
         except BaseException:
             connection.disconnect()  # a reply may be left unread: never reuse it
             raise
@@ -289,20 +292,33 @@ class SyncRedisScope:
     def run_script(
         self, described: RedisTable[Any], arguments: Sequence[str], script: ScriptName = "write"
     ) -> list[Any]:
-        """Run ``script`` (see `ScriptName`) on ``described``'s data; its reply. Run by its
-        digest, and loaded first where the server lacks it (new, restarted or flushed)."""
+        """Run ``script`` (see `ScriptName`) on ``described``'s data; its reply."""
+        return (self.run_scripts(described, [arguments], script))[0]
+
+    def run_scripts(
+        self,
+        described: RedisTable[Any],
+        runs: Sequence[Sequence[str]],
+        script: ScriptName = "write",
+        each: Callable[[int, Any], None] | None = None,
+    ) -> list[list[Any]]:
+        """Run ``script`` once for each of ``runs``, sent together: their replies, each given
+        to ``each`` as it comes. Run by its digest; one run alone is loaded first where the
+        server lacks it (new, restarted or flushed), runs together follow one that loaded it."""
         client = self._client
         chosen = client.scripts[script]
-        run: Command = ("EVALSHA", chosen.digest, 0, *arguments)
+        commands: list[Command] = [("EVALSHA", chosen.digest, 0, *run) for run in runs]
         try:
             if described.table not in self._ready_tables:
                 self._ready(described)
             try:
-                (reply,) = client.exchange((run,))
+                replies = client.exchange(commands, each)
             except NoScriptError:
+                if len(commands) > 1:  # some may have run: never twice
+                    raise
                 client.command("SCRIPT", "LOAD", chosen.source)
-                (reply,) = client.exchange((run,))
-            return list(reply)
+                replies = client.exchange(commands, each)
+            return [list(reply) for reply in replies]
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -319,80 +335,9 @@ class SyncRedisScope:
             return
         with client.lock:
             if not client.modules_checked:
-                self._check_modules()
+                sync_check_modules(client)
                 client.modules_checked = True
             if index not in client.indexes:
-                self._ensure_index(described)
+                sync_ensure_index(client, described, redis_keys(self.prefix, described.table))
                 client.indexes.add(index)
         self._ready_tables.add(described.table)
-
-    def _check_modules(self) -> None:
-        missing = missing_modules(self._client.command("MODULE", "LIST"))
-        if missing:
-            raise BackendUnavailableError(
-                f"{self._client.location} lacks {' and '.join(missing)}: the Redis backend "
-                "needs the JSON and Search modules (Redis 8, or Redis Stack 7.2+)"
-            )
-
-    def _ensure_index(self, described: RedisTable[Any]) -> None:
-        """Make the model's index current: built beside the one queries use, complete before
-        it serves, then put in its place by switching the alias queries name; the old dropped.
-
-        Physical indexes are named ``<alias>:<digest of the schema>``, so that processes that
-        agree on the model agree on the index, and a changed model builds a new one.
-        """
-        client = self._client
-        keys = redis_keys(self.prefix, described.table)
-        arguments = index_schema(described, keys.documents)
-        digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:16]
-        physical = f"{keys.index}:{digest}"
-        current = self._index_target(keys.index)
-        if current == physical:
-            self._wait_indexed(physical)  # another process may still be building it
-            return
-        if not client.auto_create:
-            state = "is out of date" if current else "is missing"
-            raise BackendUnavailableError(
-                f"{client.location}: search index {keys.index} {state}, and "
-                "STORAGE_AUTO_CREATE is off"
-            )
-        if current == keys.index:  # an index, not an alias, by that name: made before aliases
-            self._drop_index(current)
-        try:
-            client.command("FT.CREATE", physical, *arguments)
-        except ResponseError as exc:
-            if "already exists" not in str(exc).lower():  # another process made it: as good
-                raise
-        self._wait_indexed(physical)
-        client.command("FT.ALIASUPDATE", keys.index, physical)
-        if current is not None and current != keys.index:
-            self._drop_index(current)
-
-    def _index_target(self, alias: str) -> str | None:
-        """The index ``alias`` names (or an index of that very name), or None."""
-        try:
-            reply = self._client.command("FT.INFO", alias)
-        except ResponseError as exc:
-            if no_index(exc):
-                return None
-            raise
-        return str(info_map(reply)["index_name"])
-
-    def _wait_indexed(self, name: str) -> None:
-        """Return once index ``name`` holds every document it covers."""
-        deadline = time.monotonic() + _INDEX_BUILD_TIMEOUT
-        while str(info_map(self._client.command("FT.INFO", name))["indexing"]) != "0":
-            if time.monotonic() > deadline:
-                raise BackendUnavailableError(
-                    f"{self._client.location}: search index {name} was still being built "
-                    f"after {_INDEX_BUILD_TIMEOUT} s"
-                )
-            time.sleep(_INDEX_BUILD_POLL)
-
-    def _drop_index(self, name: str) -> None:
-        """Drop index ``name`` (never its documents); gone already is as good."""
-        try:
-            self._client.command("FT.DROPINDEX", name)
-        except ResponseError as exc:
-            if not no_index(exc):
-                raise

@@ -34,6 +34,7 @@ from toolkit.repositories.redis._script import (
 from toolkit.repositories.redis._unit import Unit, refusal
 
 _READ_CHUNK = 1_000  # documents per read by key
+_WAVE = 8  # runs of a staged batch sent together: the next run's rows wait on the server
 
 Call = TypeVar("Call", bound=Callable[..., Any])
 
@@ -81,13 +82,18 @@ class RedisWriter(Generic[ModelT]):
         """Run the write script; its reply after "ok", or the error its refusal means
         (``ids`` and ``versions`` are the rows written, from ``offset`` on, to name the one
         refused)."""
-        plan = self.row_plan if operation in ROW_OPERATIONS else self.plan
         script: ScriptName = "rows" if not batch and operation in ROW_WRITES else "write"
-        arguments = (operation, plan, batch, *arguments)
-        outcome = await self._scope.run_script(self._table, arguments, script)
+        outcome = await self._scope.run_script(
+            self._table, self._call(operation, arguments, batch), script
+        )
         if outcome[0] != "ok":
             raise refusal(self._table, outcome, ids, versions, offset=offset, batch=batch)
         return outcome[1:]
+
+    def _call(self, operation: str, arguments: Sequence[str], batch: str) -> tuple[str, ...]:
+        """The write script's arguments for ``operation`` with its own ``arguments``."""
+        plan = self.row_plan if operation in ROW_OPERATIONS else self.plan
+        return (operation, plan, batch, *arguments)
 
     async def write(
         self,
@@ -98,27 +104,28 @@ class RedisWriter(Generic[ModelT]):
         versions: Sequence[int | None] = (),
         *,
         chunk: int,
+        each: Callable[[int, list[str]], None] | None = None,
     ) -> list[str]:
         """One write of rows given as ``arity`` script arguments each: one script run, or a
-        staged batch of runs of ``chunk`` rows where there are more."""
+        staged batch of runs of ``chunk`` rows where there are more; the rows' tokens.
+        ``each``: given the position of each run's first row and the tokens of its rows as
+        its reply comes (while the server runs the next runs of a staged batch)."""
         if len(arguments) <= chunk * arity:
-            done = await self.run(operation, *arguments, ids=ids, versions=versions)
-            return [str(token) for token in done]
+            reply = await self.run(operation, *arguments, ids=ids, versions=versions)
+            tokens = [str(token) for token in reply]
+            if each is not None:
+                each(0, tokens)
+            return tokens
         await self._finish_expired(chunk)
         batch = secrets.token_hex(8)
         await self.run("begin", batch=batch)
-        tokens: list[str] = []
+        size = chunk * arity
+        runs = [(at // arity, arguments[at : at + size]) for at in range(0, len(arguments), size)]
+        tokens = []
         try:
-            for start in range(0, len(arguments), chunk * arity):
-                done = await self.run(
-                    "stage_" + operation,
-                    *arguments[start : start + chunk * arity],
-                    ids=ids,
-                    versions=versions,
-                    batch=batch,
-                    offset=start // arity,
-                )
-                tokens.extend(str(token) for token in done)
+            for wave in range(0, len(runs), _WAVE):
+                staged = runs[wave : wave + _WAVE]
+                tokens += await self._stage(operation, staged, batch, ids, versions, each)
             await self.run("commit", batch=batch)
         except BaseException:
             # Refused, cut off or cancelled: rolled back here or, if that fails too, by the
@@ -130,6 +137,40 @@ class RedisWriter(Generic[ModelT]):
         # nothing a reader sees; if it is cut off, the next batch finishes it.
         with contextlib.suppress(ToolkitError):
             await self._finish(batch, chunk)
+        return tokens
+
+    async def _stage(
+        self,
+        operation: str,
+        runs: Sequence[tuple[int, Sequence[str]]],
+        batch: str,
+        ids: Sequence[object],
+        versions: Sequence[int | None],
+        each: Callable[[int, list[str]], None] | None,
+    ) -> list[str]:
+        """Stage ``runs`` of a batch's rows (each: its first row's position, its arguments),
+        sent together: the tokens of the rows staged; the first refusal is raised once every
+        reply has come (the runs after it are rolled back with the batch)."""
+        tokens: list[str] = []
+        refused: list[ToolkitError] = []
+
+        def take(position: int, outcome: Any) -> None:
+            first = runs[position][0]
+            if outcome[0] != "ok":
+                if not refused:
+                    refused.append(
+                        refusal(self._table, outcome, ids, versions, offset=first, batch=batch)
+                    )
+                return
+            done = [str(token) for token in outcome[1:]]
+            tokens.extend(done)
+            if each is not None and not refused:
+                each(first, done)
+
+        calls = [self._call("stage_" + operation, part, batch) for _, part in runs]
+        await self._scope.run_scripts(self._table, calls, "write", take)
+        if refused:
+            raise refused[0]
         return tokens
 
     async def _finish(self, batch: str, chunk: int) -> None:

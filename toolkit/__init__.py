@@ -25,13 +25,24 @@ from toolkit.errors import (
     UnsupportedQueryError,
     ValidationError,
 )
+from toolkit.problems import add_exception_handlers
 from toolkit.query import OrderBy, OrderItem, Page, Where
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.providers import RepositoryProvider
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.repositories.sync_providers import SyncRepositoryProvider
-from toolkit.storage_dependencies import get_provider, get_repository_provider
-from toolkit.sync_storage_dependencies import get_sync_provider, get_sync_repository_provider
+from toolkit.storage_dependencies import (
+    get_provider,
+    get_repository_provider,
+    provider_dependency,
+    repository_for,
+)
+from toolkit.sync_storage_dependencies import (
+    get_sync_provider,
+    get_sync_repository_provider,
+    sync_provider_dependency,
+    sync_repository_for,
+)
 
 __all__ = [
     "BackendUnavailableError",
@@ -57,8 +68,13 @@ __all__ = [
     "ValidationError",
     "Versioned",
     "Where",
+    "add_exception_handlers",
     "get_provider",
     "get_repository_provider",
     "get_sync_provider",
     "get_sync_repository_provider",
+    "provider_dependency",
+    "repository_for",
+    "sync_provider_dependency",
+    "sync_repository_for",
 ]

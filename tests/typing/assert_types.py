@@ -8,10 +8,11 @@ side effects. Its counterpart ``misuse.py`` holds the code mypy must reject.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import Any, TypeVar, assert_type
+from typing import Annotated, Any, TypeVar, assert_type
 
+from fastapi import Depends, FastAPI
 from pydantic_core import ErrorDetails
 from sqlmodel import SQLModel, and_, col, not_, or_
 
@@ -35,11 +36,17 @@ from toolkit import (
     ToolkitError,
     ValidationError,
     Versioned,
+    add_exception_handlers,
     get_provider,
     get_repository_provider,
     get_sync_provider,
     get_sync_repository_provider,
+    provider_dependency,
+    repository_for,
+    sync_provider_dependency,
+    sync_repository_for,
 )
+from toolkit.problems import Problem, problem_details
 from toolkit.repositories.providers import SqlRepositoryProvider
 from toolkit.repositories.sync_providers import SyncSqlRepositoryProvider
 
@@ -116,6 +123,56 @@ async def async_entry_points() -> None:
     async for provider in get_repository_provider():
         assert_type(provider, RepositoryProvider)
     assert_type(await anext(dependency), RepositoryProvider)
+
+
+# --- FastAPI ------------------------------------------------------------------------------------
+
+Heroes = Annotated[BaseRepository[Hero], Depends(repository_for(Hero))]
+SyncTeams = Annotated[BaseSyncRepository[Team], Depends(sync_repository_for(Team))]
+
+
+def fastapi_dependencies(settings: Settings) -> None:
+    # A model's repository dependency takes the request's provider and gives that model's.
+    assert_type(repository_for(Hero), Callable[[RepositoryProvider], BaseRepository[Hero]])
+    assert_type(
+        sync_repository_for(Team), Callable[[SyncRepositoryProvider], BaseSyncRepository[Team]]
+    )
+    # Providers opened on settings the app gives, for repository_for or for an override.
+    opened = provider_dependency(settings=settings)
+    assert_type(opened, Callable[[], AsyncGenerator[RepositoryProvider, None]])
+    assert_type(
+        provider_dependency("postgres", url="postgresql://db/app"),
+        Callable[[], AsyncGenerator[RepositoryProvider, None]],
+    )
+    assert_type(
+        sync_provider_dependency(settings=settings),
+        Callable[[], Generator[SyncRepositoryProvider, None, None]],
+    )
+    assert_type(
+        repository_for(Owner, opened), Callable[[RepositoryProvider], BaseRepository[Owner]]
+    )
+    assert_type(
+        sync_repository_for(Owner, sync_provider_dependency()),
+        Callable[[SyncRepositoryProvider], BaseSyncRepository[Owner]],
+    )
+    app = FastAPI()
+    add_exception_handlers(app, retry_after=30)
+    app.dependency_overrides[get_repository_provider] = opened
+
+
+async def fastapi_endpoint(heroes: Heroes, teams: SyncTeams) -> None:
+    # In an endpoint the Annotated parameter is the repository itself.
+    assert_type(heroes, BaseRepository[Hero])
+    assert_type(await heroes.get_one(1), Hero)
+    assert_type(teams.list(), list[Team])
+
+
+def problems(error: ToolkitError) -> None:
+    problem = problem_details(error, retry_after=1)
+    assert_type(problem, Problem)
+    assert_type(problem.status, int)
+    assert_type(problem.body, dict[str, Any])
+    assert_type(problem.headers, dict[str, str])
 
 
 def sql_provider_is_a_repository_provider(
@@ -401,6 +458,12 @@ async def error_details(heroes: BaseRepository[Hero]) -> None:
     except NotFoundError as exc:
         assert_type(exc.model, str)
         assert_type(exc.id, object)
+    except ConflictError as exc:
+        assert_type(exc.model, str)
+        assert_type(exc.fields, tuple[str, ...])
+    except ConstraintError as exc:
+        assert_type(exc.model, str)
+        assert_type(exc.fields, tuple[str, ...])
     except ToolkitError as exc:
         assert_type(exc, ToolkitError)
 

@@ -9,14 +9,17 @@ classes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+from pydantic import BaseModel
 from sqlmodel import SQLModel, col
 
 from models import ActionExecution, Hero, Team
 from toolkit import (
     BaseRepository,
     BaseSyncRepository,
+    ConflictError,
+    ConstraintError,
     NotFoundError,
     Page,
     PrimaryKey,
@@ -28,7 +31,12 @@ from toolkit import (
     get_repository_provider,
     get_sync_provider,
     get_sync_repository_provider,
+    provider_dependency,
+    repository_for,
+    sync_provider_dependency,
+    sync_repository_for,
 )
+from toolkit.problems import add_exception_handlers
 
 
 def takes_async(repository: BaseRepository[Hero]) -> None: ...
@@ -191,11 +199,39 @@ def sync_queries(heroes: BaseSyncRepository[Hero], team: Team) -> None:
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def errors(exc: ValidationError, missing: NotFoundError) -> None:
+def errors(
+    exc: ValidationError, missing: NotFoundError, taken: ConflictError, refused: ConstraintError
+) -> None:
     print(exc.errors[0]["message"])  # E: typeddict-item
     print(exc.errors.keys())  # E: attr-defined
     _id: int = missing.id  # E: assignment
+    _field: str = taken.fields  # E: assignment
+    _fields: list[str] = refused.fields  # E: assignment
     raise NotFoundError("Hero")  # E: call-arg
+
+
+def conflict_without_a_message() -> ConflictError:
+    return ConflictError(model="Hero", fields=("name",))  # E: call-arg
+
+
+# --- FastAPI --------------------------------------------------------------------------------------
+
+
+class HeroForm(BaseModel):
+    name: str
+
+
+def dependencies_give_the_models_repository(settings: Settings) -> None:
+    heroes = repository_for(Hero)
+    _teams: Callable[[RepositoryProvider], BaseRepository[Team]] = heroes  # E: assignment
+    sync_heroes = sync_repository_for(Hero)
+    _sync: Callable[[RepositoryProvider], BaseRepository[Hero]] = sync_heroes  # E: assignment
+    repository_for(HeroForm)  # E: type-var
+    repository_for(Hero, get_sync_repository_provider)  # E: arg-type
+    sync_repository_for(Hero, get_repository_provider)  # E: arg-type
+    provider_dependency(settings)  # E: arg-type
+    sync_provider_dependency("sqlite", "sqlite://")  # E: call-arg
+    add_exception_handlers(settings)  # E: arg-type
 
 
 # --- implementing the contracts -----------------------------------------------------------------

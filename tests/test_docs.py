@@ -27,13 +27,6 @@ PAGES_BEING_WRITTEN = ("fastapi.md", "errors.md")
 warnings may be about it, and the build test is an expected failure. Empty this once both have
 landed."""
 
-AWAITING_NOT_RUN_MARKER = {
-    "migrations.md": "its first ```python block is the env.py that `migrations init` writes, "
-    "which runs only under Alembic: it needs a `<!-- not run: ... -->` line before its fence",
-}
-"""Pages whose examples cannot run until a block is marked as not a program (strict: once the
-page is fixed, the test passes and this entry must go)."""
-
 
 def program_name(page: Path) -> str:
     """A module name no import can mean (a page called redis.md must not shadow redis)."""
@@ -41,16 +34,7 @@ def program_name(page: Path) -> str:
 
 
 def page_params() -> list[object]:
-    return [
-        pytest.param(
-            page,
-            id=page.name,
-            marks=[pytest.mark.xfail(strict=True, reason=AWAITING_NOT_RUN_MARKER[page.name])]
-            if page.name in AWAITING_NOT_RUN_MARKER
-            else [],
-        )
-        for page in PAGES
-    ]
+    return [pytest.param(page, id=page.name) for page in PAGES]
 
 
 @pytest.fixture(scope="module")

@@ -140,18 +140,23 @@ def handshake(connection: Connection) -> None:
 
 
 async def asend_packed(connection: AsyncConnection, wire: bytes) -> None:
-    """Send the packed commands ``wire`` on ``connection``, and raise a cancellation of the
-    task that redis-py's send drops.
+    """Send the packed commands ``wire`` on ``connection``: written to its stream, and waited
+    for (at most the socket timeout) only while the stream holds what the socket has not taken.
 
-    With a socket timeout, redis-py sends through `asyncio.wait_for`, which on Python 3.11
-    returns normally when the task is cancelled just as the send completes: the cancellation
-    would be lost, and the call go on (a staged batch would commit instead of rolling back).
+    redis-py's send waits through `asyncio.wait_for`, which runs the wait as a task of its own
+    (two more turns of the event loop for every command) and, on Python 3.11, returns normally
+    when the task is cancelled just as the send completes: the cancellation was lost, and the
+    call went on (a staged batch committed instead of rolling back).
     """
-    task = asyncio.current_task()
-    requested = 0 if task is None else task.cancelling()
-    await connection.send_packed_command([wire])
-    if task is not None and task.cancelling() > requested:
-        raise asyncio.CancelledError
+    untyped: Any = connection
+    if not connection.is_connected:
+        await connection.connect()
+    await connection.check_health()  # a PING first, if health_check_interval asks for one
+    writer = untyped._writer
+    writer.write(wire)
+    if writer.transport.get_write_buffer_size():
+        async with asyncio.timeout(connection.socket_timeout):
+            await writer.drain()
 
 
 def send_packed(connection: Connection, wire: bytes) -> None:

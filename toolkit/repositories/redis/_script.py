@@ -21,6 +21,7 @@ from hiredis import pack_command
 from sqlalchemy import Table
 
 from toolkit._model import table_fields
+from toolkit.errors import ConfigurationError
 from toolkit.repositories.redis._documents import unique_groups
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 
@@ -121,19 +122,28 @@ def script_plan(table: Table, prefix: str) -> str:
         entry = _table_plan(current, prefix)
         tables[current.name] = entry
         for child in current.metadata.sorted_tables:
-            child_field = table_fields(child)
-            for column in child.columns:
-                for fk in column.foreign_keys:
-                    if fk.column.table is current:
-                        entry["refs"].append(
-                            {
-                                "table": child.name,
-                                "field": child_field[column.key],
-                                "rule": (fk.ondelete or "NO ACTION").upper(),
-                                "nullable": bool(column.nullable),
-                            }
-                        )
-                        pending.append(child)
+            references = [
+                (column, fk)
+                for column in child.columns
+                for fk in column.foreign_keys
+                if fk.column.table is current
+            ]
+            if not references:
+                continue
+            try:
+                child_field = table_fields(child)
+            except ConfigurationError:  # a table no repository can hold (a composite key)
+                continue
+            for column, fk in references:
+                entry["refs"].append(
+                    {
+                        "table": child.name,
+                        "field": child_field[column.key],
+                        "rule": (fk.ondelete or "NO ACTION").upper(),
+                        "nullable": bool(column.nullable),
+                    }
+                )
+                pending.append(child)
     return json.dumps({"root": table.name, "tables": tables}, separators=(",", ":"))
 
 

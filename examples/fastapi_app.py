@@ -2,51 +2,46 @@
 serve it).
 
 Run it from the repository's root with ``uvicorn examples.fastapi_app:app``; its models are the
-repository's ``models`` package. The backend is the one the environment configures
-(``STORAGE_BACKEND``, ``POSTGRES_DATABASE_URL``, ``SQLITE_DATABASE_URL``, ...): the dependencies
-`get_repository_provider` (async endpoints) and `get_sync_repository_provider` (``def``
-endpoints, run in FastAPI's thread pool) open one provider per request and close it after the
-request, also when the endpoint raises.
+repository's ``models`` package. Each endpoint asks for the repository of the model it serves
+(`repository_for` for ``async def`` endpoints, `sync_repository_for` for ``def`` endpoints, run
+in FastAPI's thread pool); the repositories of one request share one provider, opened for the
+request and closed after it, also when the endpoint raises. The storage is the one the
+environment configures (``STORAGE_BACKEND``, ``POSTGRES_DATABASE_URL``, ...), or the settings
+given to `create_app`.
 
-Toolkit errors become HTTP answers: `NotFoundError` 404, `ValidationError` 422 (with pydantic's
-error list), `ConflictError` and `ConstraintError` 409 (the write clashes with stored rows),
-`BackendUnavailableError` 503.
+`add_exception_handlers` turns toolkit errors into problem details (RFC 9457): `NotFoundError`
+404, `ConflictError` and `ConstraintError` 409 (with the model and the fields at fault),
+`ValidationError` 422 (with pydantic's error list), `UnsupportedQueryError` 400,
+`BackendUnavailableError` 503 (with ``Retry-After``), anything else 500.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, status
 from pydantic import BaseModel
 
 from models import Hero, Team
 from toolkit import (
-    BackendUnavailableError,
-    ConflictError,
-    ConstraintError,
+    BaseRepository,
+    BaseSyncRepository,
     NotFoundError,
-    RepositoryProvider,
-    SyncRepositoryProvider,
-    ToolkitError,
-    ValidationError,
+    Settings,
+    add_exception_handlers,
     get_repository_provider,
     get_sync_repository_provider,
+    provider_dependency,
+    repository_for,
+    sync_provider_dependency,
+    sync_repository_for,
 )
 
 __all__ = ["ExampleFailure", "HeroCreate", "TeamCreate", "app", "create_app"]
 
-AsyncProvider = Annotated[RepositoryProvider, Depends(get_repository_provider)]
-SyncProvider = Annotated[SyncRepositoryProvider, Depends(get_sync_repository_provider)]
-
-_STATUS_BY_ERROR: tuple[tuple[type[ToolkitError], int], ...] = (
-    (NotFoundError, status.HTTP_404_NOT_FOUND),
-    (ValidationError, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (ConflictError, status.HTTP_409_CONFLICT),
-    (ConstraintError, status.HTTP_409_CONFLICT),
-    (BackendUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
-)
+Heroes = Annotated[BaseRepository[Hero], Depends(repository_for(Hero))]
+SyncHeroes = Annotated[BaseSyncRepository[Hero], Depends(sync_repository_for(Hero))]
+SyncTeams = Annotated[BaseSyncRepository[Team], Depends(sync_repository_for(Team))]
 
 
 class HeroCreate(BaseModel):
@@ -69,65 +64,54 @@ class ExampleFailure(RuntimeError):
     """Raised on purpose by the ``/failures`` endpoints, after they have used their provider."""
 
 
-async def toolkit_error_response(request: Request, exc: Exception) -> JSONResponse:
-    """The JSON answer for a toolkit error: ``{"detail": ...}``, plus ``errors`` on a 422."""
-    code = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), None)
-    if code is None:
-        raise exc  # registered only for the types above; anything else is a server error
-    if isinstance(exc, BackendUnavailableError):
-        # Says where the backend is, never how to log in to it; still, keep it server-side.
-        return JSONResponse({"detail": "storage backend unavailable"}, status_code=code)
-    body: dict[str, object] = {"detail": str(exc)}
-    if isinstance(exc, ValidationError):
-        body["errors"] = [
-            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
-            for error in exc.errors
-        ]
-    return JSONResponse(body, status_code=code)
-
-
-def create_app() -> FastAPI:
-    """A new app with the example endpoints and the toolkit error handlers."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app with the example endpoints and the toolkit's error handlers; on ``settings``
+    when given, else on the environment's (read at each request)."""
     app = FastAPI(title="toolkit example")
-    for error_type, _code in _STATUS_BY_ERROR:
-        app.add_exception_handler(error_type, toolkit_error_response)
+    add_exception_handlers(app)
+    if settings is not None:
+        # Every repository dependency depends on these two: replacing them moves them all.
+        app.dependency_overrides[get_repository_provider] = provider_dependency(settings=settings)
+        app.dependency_overrides[get_sync_repository_provider] = sync_provider_dependency(
+            settings=settings
+        )
 
     @app.post("/heroes", status_code=status.HTTP_201_CREATED)
-    async def create_hero(body: HeroCreate, provider: AsyncProvider) -> Hero:
+    async def create_hero(body: HeroCreate, heroes: Heroes) -> Hero:
         """Create a hero (async endpoint)."""
-        return await provider.get_repository(Hero).create(Hero(**body.model_dump()))
+        return await heroes.create(Hero(**body.model_dump()))
 
     @app.get("/heroes/{hero_id}")
-    async def read_hero(hero_id: int, provider: AsyncProvider) -> Hero:
+    async def read_hero(hero_id: int, heroes: Heroes) -> Hero:
         """Read one hero; 404 when there is none (async endpoint)."""
-        return await provider.get_repository(Hero).get_one(hero_id)
+        return await heroes.get_one(hero_id)
 
     @app.get("/sync/heroes")
-    def list_heroes(provider: SyncProvider) -> list[Hero]:
+    def list_heroes(heroes: SyncHeroes) -> list[Hero]:
         """Every hero, in id order (sync endpoint)."""
-        return provider.get_repository(Hero).list()
+        return heroes.list()
 
     @app.post("/sync/teams", status_code=status.HTTP_201_CREATED)
-    def create_team(body: TeamCreate, provider: SyncProvider) -> Team:
+    def create_team(body: TeamCreate, teams: SyncTeams) -> Team:
         """Create a team; 409 when the name is taken (sync endpoint)."""
-        return provider.get_repository(Team).create(Team(**body.model_dump()))
+        return teams.create(Team(**body.model_dump()))
 
     @app.delete("/sync/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
-    def delete_team(team_id: int, provider: SyncProvider) -> None:
+    def delete_team(team_id: int, teams: SyncTeams) -> None:
         """Delete a team; 404 when there is none, 409 while heroes belong to it (sync endpoint)."""
-        if not provider.get_repository(Team).delete(team_id):
+        if not teams.delete(team_id):
             raise NotFoundError("Team", team_id)
 
     @app.get("/failures/async")
-    async def fail_async(provider: AsyncProvider) -> None:
+    async def fail_async(heroes: Heroes) -> None:
         """Use the provider, then raise: the provider is closed all the same."""
-        await provider.get_repository(Hero).list()
+        await heroes.list()
         raise ExampleFailure("async endpoint failed after using its provider")
 
     @app.get("/failures/sync")
-    def fail_sync(provider: SyncProvider) -> None:
+    def fail_sync(heroes: SyncHeroes) -> None:
         """Use the provider, then raise: the provider is closed all the same."""
-        provider.get_repository(Hero).list()
+        heroes.list()
         raise ExampleFailure("sync endpoint failed after using its provider")
 
     return app

@@ -135,21 +135,31 @@ def test_sync_create_team_then_async_create_a_member(client: TestClient) -> None
     assert client.get("/sync/heroes").json() == [hero.json()]
 
 
-# --- errors as HTTP answers --------------------------------------------------------------------
+# --- errors as HTTP answers: problem details ----------------------------------------------------
+
+
+def problem(status: int, kind: str, title: str, detail: str, **extra: object) -> dict[str, object]:
+    body = {"type": f"tag:toolkit,2025:{kind}", "title": title, "status": status, "detail": detail}
+    return body | extra
 
 
 def test_a_missing_hero_is_404(client: TestClient) -> None:
     missing = client.get("/heroes/123456")
 
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "Hero with id 123456 not found"}
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json() == problem(
+        404, "not-found", "Not found", "Hero with id 123456 not found", model="Hero"
+    )
 
 
 def test_deleting_a_missing_team_is_404(client: TestClient) -> None:
     missing = client.delete("/sync/teams/424242")
 
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "Team with id 424242 not found"}
+    assert missing.json() == problem(
+        404, "not-found", "Not found", "Team with id 424242 not found", model="Team"
+    )
 
 
 def test_a_duplicate_team_name_is_409_and_writes_nothing(client: TestClient) -> None:
@@ -158,7 +168,9 @@ def test_a_duplicate_team_name_is_409_and_writes_nothing(client: TestClient) -> 
     duplicate = client.post("/sync/teams", json={"name": "Avengers", "headquarters": "elsewhere"})
 
     assert duplicate.status_code == 409
-    assert duplicate.json()["detail"].startswith("Team write refused: ")
+    assert duplicate.json() == problem(
+        409, "conflict", "Conflict", "Team: name is taken", fields=["name"], model="Team"
+    )
     assert [(team.name, team.headquarters) for team in stored_teams()] == [("Avengers", None)]
 
 
@@ -166,7 +178,14 @@ def test_a_hero_in_a_missing_team_is_409_and_writes_nothing(client: TestClient) 
     refused = client.post("/heroes", json={"name": "Orphan", "secret_name": "o", "team_id": 4242})
 
     assert refused.status_code == 409
-    assert refused.json()["detail"].startswith("Hero write refused: ")
+    assert refused.json() == problem(
+        409,
+        "constraint",
+        "Constraint violated",
+        "Hero: team_id refers to a missing row",
+        fields=["team_id"],
+        model="Hero",
+    )
     assert stored_heroes() == []
 
 
@@ -177,18 +196,40 @@ def test_deleting_a_team_with_members_is_409_and_keeps_it(client: TestClient) ->
     refused = client.delete(f"/sync/teams/{team_id}")
 
     assert refused.status_code == 409
-    assert refused.json()["detail"].startswith("Team write refused: ")
+    assert refused.json() == problem(
+        409,
+        "constraint",
+        "Constraint violated",
+        "Team: other rows still refer to this row",
+        fields=[],
+        model="Team",
+    )
     assert [team.id for team in stored_teams()] == [team_id]
     deleted = client.delete("/sync/teams/999999")
     assert deleted.status_code == 404
 
 
 @pytest.mark.parametrize(
-    ("body", "location", "error_type"),
+    ("body", "location", "error_type", "message"),
     [
-        ({"name": "", "secret_name": "x"}, "name", "string_too_short"),
-        ({"name": "x" * 101, "secret_name": "x"}, "name", "string_too_long"),
-        ({"name": "ok", "secret_name": "x", "age": -1}, "age", "greater_than_equal"),
+        (
+            {"name": "", "secret_name": "x"},
+            "name",
+            "string_too_short",
+            "String should have at least 1 character",
+        ),
+        (
+            {"name": "x" * 101, "secret_name": "x"},
+            "name",
+            "string_too_long",
+            "String should have at most 100 characters",
+        ),
+        (
+            {"name": "ok", "secret_name": "x", "age": -1},
+            "age",
+            "greater_than_equal",
+            "Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_a_hero_the_model_refuses_is_422_with_the_errors_and_writes_nothing(
@@ -196,16 +237,20 @@ def test_a_hero_the_model_refuses_is_422_with_the_errors_and_writes_nothing(
     body: dict[str, object],
     location: str,
     error_type: str,
+    message: str,
 ) -> None:
     refused = client.post("/heroes", json=body)
 
     assert refused.status_code == 422
-    answer = refused.json()
-    # The toolkit's ValidationError (a string detail), not FastAPI's own body check (a list).
-    assert answer["detail"].startswith("invalid Hero: ")
-    assert [(error["loc"], error["type"]) for error in answer["errors"]] == [
-        ([location], error_type)
-    ]
+    # The toolkit's ValidationError (problem details), not FastAPI's own body check.
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json() == problem(
+        422,
+        "validation",
+        "Invalid values",
+        f"{location}: {message}",
+        errors=[{"loc": [location], "msg": message, "type": error_type}],
+    )
     assert stored_heroes() == []
 
 
@@ -213,7 +258,7 @@ def test_a_team_the_model_refuses_is_422_on_the_sync_path(client: TestClient) ->
     refused = client.post("/sync/teams", json={"name": ""})
 
     assert refused.status_code == 422
-    assert refused.json()["detail"].startswith("invalid Team: ")
+    assert refused.json()["detail"] == "name: String should have at least 1 character"
     assert [error["loc"] for error in refused.json()["errors"]] == [["name"]]
     assert stored_teams() == []
 
@@ -233,8 +278,31 @@ def test_an_unreachable_backend_is_503_without_details(
 
     for answer in answers:
         assert answer.status_code == 503
-        assert answer.json() == {"detail": "storage backend unavailable"}
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json() == problem(
+            503,
+            "unavailable",
+            "Storage unavailable",
+            "The storage backend is unavailable; try again later.",
+        )
     assert not missing_dir.exists()
+
+
+def test_an_app_given_settings_reads_no_environment(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The environment names a backend that does not exist: only the given settings can work.
+    monkeypatch.setenv("STORAGE_BACKEND", "cassandra")
+
+    with TestClient(create_app(settings)) as configured:
+        created = configured.post("/heroes", json={"name": "Given", "secret_name": "g"})
+        listed = configured.get("/sync/heroes")
+        assert configured.get(f"/heroes/{created.json()['id']}").json() == created.json()
+
+    assert created.status_code == 201
+    assert listed.json() == [created.json()]
+    with TestClient(app) as from_environment:
+        assert from_environment.get("/sync/heroes").status_code == 500
 
 
 # --- event loops and the providers' lifetime ----------------------------------------------------

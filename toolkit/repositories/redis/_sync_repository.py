@@ -302,7 +302,8 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
             return patched
         raise ConflictError(
             f"{facts.name} with id {id!r} was changed by others {PATCH_TRIES} times while it "
-            "was being patched; nothing was written"
+            "was being patched; nothing was written",
+            model=facts.name,
         )
 
     def _patch_in(

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolkit._refusals import being_written, duplicate, missing_parent, still_referenced
 from toolkit.errors import (
     BackendUnavailableError,
     ConflictError,
-    ConstraintError,
     NotFoundError,
     StaleVersionError,
     ToolkitError,
@@ -31,12 +31,6 @@ from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
 
 __all__ = ["Level", "Operation", "ReadChanged", "Unit", "delete_reach", "refusal"]
-
-_FAILURES: dict[str, type[ToolkitError]] = {
-    "conflict": ConflictError,
-    "constraint": ConstraintError,
-    "busy": ConflictError,
-}
 
 
 class ReadChanged(ConflictError):
@@ -72,9 +66,20 @@ def refusal(
         expected = versions[item]
         assert expected is not None  # a refusal for being stale names a version given
         return StaleVersionError(name, ids[item], expected, int(extra) if extra else None)
+    # The script names what refused by field: the primary key's, a unique constraint's
+    # ("a,b"), a foreign key's; or, refusing a delete, the referring table's ("table.field").
+    told, facts = str(reply[1]), described.facts
     where = f" (item {item})" if len(ids) > 1 else ""
-    busy = ": the row is being written by a batch in progress" if kind == "busy" else ""
-    return _FAILURES[kind](f"{name} write refused: {reply[1]}{where}{busy}")
+    if kind == "conflict":
+        return duplicate(name, told.split(","), facts.pk_name, where)
+    if kind == "constraint" and "." in told:
+        return still_referenced(name)
+    if kind == "constraint":
+        return missing_parent(name, [told], where)
+    if kind == "busy":  # what is named may be another table's (a row a delete reaches)
+        fields = [field for field in told.split(",") if field in facts.column_of]
+        return being_written(name, fields, where)
+    return ToolkitError(f"{name}: the write script's reply {kind!r} is not one the toolkit knows")
 
 
 def delete_reach(plan: str) -> frozenset[str]:

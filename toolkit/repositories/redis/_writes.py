@@ -8,8 +8,9 @@ import gc
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
+from toolkit._refusals import missing_value
 from toolkit._versioned import next_version
-from toolkit.errors import ConstraintError, NotFoundError, ValidationError
+from toolkit.errors import NotFoundError, ValidationError
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
 
@@ -74,8 +75,8 @@ def encoded(
             if not creating:  # no key: no row to update
                 raise NotFoundError(facts.name, None)
             if not described.generates_keys:  # as SQL's NOT NULL on a primary key
-                where = _where(position, rows)
-                raise ConstraintError(f"{facts.name} write refused: {where}{facts.pk_name}")
+                where = f" (item {position})" if len(rows) > 1 else ""
+                raise missing_value(facts.name, [facts.pk_name], where)
         try:
             arguments.extend(encode(row, version))
         except ValueError as exc:

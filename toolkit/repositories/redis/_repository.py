@@ -19,6 +19,7 @@ from toolkit._relations import Load
 from toolkit._rows import (
     build_instance,
     build_many,
+    gc_paused,
     merge_patch,
     patch_changes,
     validate_all,
@@ -39,7 +40,7 @@ from toolkit.repositories.redis._lookups import Row
 from toolkit.repositories.redis._reader import RedisReader
 from toolkit.repositories.redis._unit import Operation, ReadChanged, Unit, delete_reach
 from toolkit.repositories.redis._writer import RedisWriter
-from toolkit.repositories.redis._writes import collector_paused, encoded, stored_rows
+from toolkit.repositories.redis._writes import encoded, stored_rows
 
 CHUNK = 1_000
 """Rows per script run of a staged batch: a few tens of milliseconds of the server's time."""
@@ -184,12 +185,11 @@ class RedisRepository(BaseRepository[ModelT]):
 
     @RedisWriter.taking_turns
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        with collector_paused():
-            validated = validate_all(self._table.facts, models)
+        validated = validate_all(self._table.facts, models)
         return await self._create(validated) if validated else []
 
     async def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
-        with collector_paused(len(validated)):
+        with gc_paused(len(validated)):
             rows, versions = stored_rows(self._table, validated, "create")
             arguments = encoded(self._table, rows, versions, creating=True)
         pk = self._table.facts.pk_name

@@ -21,6 +21,7 @@ from toolkit._relations import Load
 from toolkit._rows import (
     build_instance,
     build_many,
+    gc_paused,
     merge_patch,
     patch_changes,
     validate_all,
@@ -40,7 +41,7 @@ from toolkit.repositories.redis._sync_connection import SyncRedisScope
 from toolkit.repositories.redis._sync_reader import SyncRedisReader
 from toolkit.repositories.redis._sync_writer import SyncRedisWriter
 from toolkit.repositories.redis._unit import Operation, ReadChanged, Unit, delete_reach
-from toolkit.repositories.redis._writes import collector_paused, encoded, stored_rows
+from toolkit.repositories.redis._writes import encoded, stored_rows
 from toolkit.repositories.sync_base import BaseSyncRepository
 
 CHUNK = 1_000
@@ -184,12 +185,11 @@ class SyncRedisRepository(BaseSyncRepository[ModelT]):
 
     @SyncRedisWriter.taking_turns
     def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        with collector_paused():
-            validated = validate_all(self._table.facts, models)
+        validated = validate_all(self._table.facts, models)
         return self._create(validated) if validated else []
 
     def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
-        with collector_paused(len(validated)):
+        with gc_paused(len(validated)):
             rows, versions = stored_rows(self._table, validated, "create")
             arguments = encoded(self._table, rows, versions, creating=True)
         pk = self._table.facts.pk_name

@@ -3,9 +3,7 @@ script's arguments for them. No I/O: the repository's calls and a unit's end sha
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from toolkit._refusals import missing_value
@@ -14,28 +12,11 @@ from toolkit.errors import NotFoundError, ValidationError
 from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._lookups import Row
 
-__all__ = ["Mode", "collector_paused", "encoded", "stored_rows"]
-
-_PAUSE_FROM = 100  # rows; below this a pause of the collector is not worth its bookkeeping
+__all__ = ["Mode", "encoded", "stored_rows"]
 
 Mode = Literal["create", "update", "upsert"]
 """How rows are written: created (a `Versioned` row at version 1), updated (at the copy's
 version, stored as the next one) or upserted (an update if the row exists, else a create)."""
-
-
-@contextlib.contextmanager
-def collector_paused(rows: int | None = None) -> Iterator[None]:
-    """The cyclic garbage collector paused while many ``rows`` (None: as many as may come) are
-    validated or encoded, as `toolkit._rows.build_many` pauses it while they are built: letting
-    it scan the growing lists again and again costs more than the work. No await inside."""
-    if (rows is not None and rows < _PAUSE_FROM) or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def stored_rows(

@@ -48,6 +48,9 @@ CHUNK = 1_000
 PATCH_TRIES = 200
 """Reads and writes a `patch` tries while others keep changing the row in between."""
 
+Prepared = tuple[list[Row], list[int | None], list[str]]
+"""Rows to write, the versions they must be at, and the write script's arguments for them."""
+
 
 class RedisRepository(BaseRepository[ModelT]):
     """`BaseRepository` on Redis JSON documents."""
@@ -180,18 +183,27 @@ class RedisRepository(BaseRepository[ModelT]):
 
     @RedisWriter.taking_turns
     async def create(self, model: ModelT) -> ModelT:
-        (created,) = await self._create([validate_for_write(self._table.facts, model)])
+        (created,) = await self._create(
+            *self._prepared([validate_for_write(self._table.facts, model)])
+        )
         return created
 
     @RedisWriter.taking_turns
     async def create_many(self, models: Iterable[ModelT]) -> builtins.list[ModelT]:
-        validated = validate_all(self._table.facts, models)
-        return await self._create(validated) if validated else []
+        given = builtins.list(models)
+        with gc_paused(len(given)):  # no collection between validating and encoding
+            rows, versions, arguments = self._prepared(validate_all(self._table.facts, given))
+        return await self._create(rows, versions, arguments) if rows else []
 
-    async def _create(self, validated: Sequence[ModelT]) -> builtins.list[ModelT]:
-        with gc_paused(len(validated)):
-            rows, versions = stored_rows(self._table, validated, "create")
-            arguments = encoded(self._table, rows, versions, creating=True)
+    def _prepared(self, validated: Sequence[ModelT]) -> Prepared:
+        """The rows to create for ``validated`` (copies checked for writing, let go of once
+        read), the versions they must be at, and the write script's arguments for them."""
+        rows, versions = stored_rows(self._table, validated, "create")
+        return rows, versions, encoded(self._table, rows, versions, creating=True)
+
+    async def _create(
+        self, rows: Sequence[Row], versions: Sequence[int | None], arguments: Sequence[str]
+    ) -> builtins.list[ModelT]:
         pk = self._table.facts.pk_name
         unit = self._scope.unit()
         if unit is not None:
@@ -271,7 +283,7 @@ class RedisRepository(BaseRepository[ModelT]):
         if unit is not None:
             if key is not None and (await self._writer.seen(unit, [self._table.pk_token(key)]))[0]:
                 return self._update_in(unit, [validated])[0]
-            return (await self._create([validated]))[0]
+            return (await self._create(*self._prepared([validated])))[0]
         rows, versions = stored_rows(self._table, [validated], "upsert")
         arguments = encoded(self._table, rows, versions, creating=True)
         token, *how = await self._writer.run("upsert", *arguments, ids=[key], versions=versions)

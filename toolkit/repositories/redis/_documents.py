@@ -8,7 +8,7 @@ foreign-key values, which the write script (`_script`) keeps its constraints wit
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic
@@ -30,6 +30,7 @@ __all__ = ["RedisTable", "redis_table", "unique_groups"]
 
 _KEYS_FIELD = "__keys"  # in a document: the tokens of its unique and foreign-key values, if any
 _NOTHING_TOLD = '{"u":{},"f":{}}'  # the constraint tokens of a row that has none
+_PLAIN, _NUMBER, _TAG = 0, 1, 2  # what a field's stored values are checked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,9 @@ class RedisTable(Generic[ModelT]):
     foreign_key_fields: tuple[str, ...]
     indexed: frozenset[str]  # the fields the search index holds
     generates_keys: bool  # an integer primary key: the store numbers rows given none
-    wide_capable: tuple[str, ...]  # integer and datetime fields: stored integers of any width
+    # Each field: its name, its codec's encode, and what its stored value is checked for (a
+    # number beyond what the index's doubles hold exactly, a text the index tags as another's).
+    stored: tuple[tuple[str, Callable[[Any], Any], int], ...]
     tagged_text: tuple[str, ...]  # text fields the index holds as tags
 
     def pk_token(self, id: object) -> str:
@@ -69,10 +72,16 @@ class RedisTable(Generic[ModelT]):
         beyond 64 bits, a surrogate code point).
         """
         document: dict[str, Any] = {}
-        for codec in self.codecs:
-            value = values.get(codec.name)
+        wide: list[str] = []  # fields whose values the index orders or matches inexactly
+        for name, encode, watch in self.stored:
+            value = values.get(name)
             if value is not None:  # a NULL is no field at all: the index finds it missing
-                document[codec.name] = codec.encode(value)
+                stored = document[name] = encode(value)
+                if watch == _NUMBER:
+                    if not -EXACT_NUMBERS < stored < EXACT_NUMBERS:
+                        wide.append(name)
+                elif watch == _TAG and is_long(stored):
+                    wide.append(name)
         unique: dict[str, str] = {}
         for group in self.unique_groups:
             parts = [values.get(name) for name in group]
@@ -86,17 +95,7 @@ class RedisTable(Generic[ModelT]):
             if value is not None:
                 foreign[field] = self.codec_of[field].token(value)
         keys: dict[str, Any] = {"u": unique, "f": foreign}
-        wide = [
-            name
-            for name in self.wide_capable
-            if name in document and not -EXACT_NUMBERS < document[name] < EXACT_NUMBERS
-        ]
-        wide += [
-            name
-            for name in self.tagged_text
-            if isinstance(text := document.get(name), str) and is_long(text)
-        ]
-        if wide:  # the script notes them: the index orders or matches such values inexactly
+        if wide:  # the script notes them: queries on them are checked outside the index
             keys["w"] = wide
         tokens_held = bool(unique or foreign or wide)
         if tokens_held:  # none: no field, which the script reads as none (less to store)
@@ -137,6 +136,7 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
                     f"primary key only, not to {fk.target_fullname}"
                 )
     codec_of = {codec.name: codec for codec in codecs}
+    text = facts.text_fields
     return RedisTable(
         facts=facts,
         table=facts.table.name,
@@ -146,16 +146,24 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
         unique_groups=unique_groups(facts.table),
         foreign_key_fields=tuple(name for name, column in columns.items() if column.foreign_keys),
         generates_keys=facts.kinds[facts.pk_name] is int,
-        wide_capable=tuple(
-            name for name, kind in facts.kinds.items() if kind is int or kind is datetime
+        stored=tuple(
+            (codec.name, codec.encode, _watch(facts.kinds[codec.name], codec.name in text))
+            for codec in codecs
         ),
-        tagged_text=tuple(sorted(facts.text_fields)),
+        tagged_text=tuple(sorted(text)),
         indexed=frozenset(
             name
             for name, column in columns.items()
             if column.primary_key or column.index or column.unique or column.foreign_keys
         ),
     )
+
+
+def _watch(kind: Any, text: bool) -> int:
+    """What a field's stored values are checked for (see `RedisTable.stored`)."""
+    if kind is int or kind is datetime:  # stored integers of any width
+        return _NUMBER
+    return _TAG if text else _PLAIN
 
 
 def unique_groups(table: Table) -> tuple[tuple[str, ...], ...]:

@@ -23,6 +23,7 @@ from toolkit.config import Settings
 from toolkit.repositories.base import BaseRepository
 from toolkit.repositories.redis._repository import RedisRepository
 from toolkit.repositories.redis._sync_repository import SyncRedisRepository
+from toolkit.repositories.redis._writer import RedisWriter
 from toolkit.repositories.sync_base import BaseSyncRepository
 from toolkit.storage_dependencies import get_provider
 from toolkit.sync_storage_dependencies import get_sync_provider
@@ -161,5 +162,34 @@ async def test_a_batch_cancelled_part_way_is_rolled_back(redis_settings: Setting
             assert not server.exists(gate)
             assert await teams.count() == 0
             assert server.keys(f"{redis_settings.redis_key_prefix}:team:*") == []  # no document
+    finally:
+        server.close()
+
+
+async def test_a_batch_cancelled_as_its_begin_reply_comes_is_rolled_back(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = RedisWriter.run
+
+    async def cancelled_once_begun(
+        self: Any, operation: str, *arguments: Any, **options: Any
+    ) -> Any:
+        reply = await run(self, operation, *arguments, **options)
+        if operation == "begin":  # the server has begun the batch; its caller is cancelled
+            raise asyncio.CancelledError
+        return reply
+
+    monkeypatch.setattr(RedisWriter, "run", cancelled_once_begun)
+    server: Any = redis.Redis.from_url(
+        redis_settings.redis_url.get_secret_value(), decode_responses=True
+    )
+    gate = f"{redis_settings.redis_key_prefix}:__meta__:team:gate"
+    try:
+        async with get_provider("redis", settings=redis_settings) as provider:
+            teams = provider.get_repository(Team)
+            with pytest.raises(asyncio.CancelledError):
+                await teams.create_many(Team(name=f"team {n}") for n in range(CHUNK + 1))
+            assert not server.exists(gate)
+            assert await teams.count() == 0
     finally:
         server.close()

@@ -120,11 +120,13 @@ class SyncRedisWriter(Generic[ModelT]):
             return tokens
         self._finish_expired(chunk)
         batch = secrets.token_hex(8)
-        self.run("begin", batch=batch)
         size = chunk * arity
         runs = [(at // arity, arguments[at : at + size]) for at in range(0, len(arguments), size)]
         tokens = []
         try:
+            # Begun inside: a call cancelled once the server has begun it, before its reply
+            # came, rolls back too (finishing a batch never begun does nothing).
+            self.run("begin", batch=batch)
             for wave in range(0, len(runs), _WAVE):
                 staged = runs[wave : wave + _WAVE]
                 tokens += self._stage(operation, staged, batch, ids, versions, each)

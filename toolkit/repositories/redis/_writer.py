@@ -118,11 +118,13 @@ class RedisWriter(Generic[ModelT]):
             return tokens
         await self._finish_expired(chunk)
         batch = secrets.token_hex(8)
-        await self.run("begin", batch=batch)
         size = chunk * arity
         runs = [(at // arity, arguments[at : at + size]) for at in range(0, len(arguments), size)]
         tokens = []
         try:
+            # Begun inside: a call cancelled once the server has begun it, before its reply
+            # came, rolls back too (finishing a batch never begun does nothing).
+            await self.run("begin", batch=batch)
             for wave in range(0, len(runs), _WAVE):
                 staged = runs[wave : wave + _WAVE]
                 tokens += await self._stage(operation, staged, batch, ids, versions, each)

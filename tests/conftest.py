@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 import models  # noqa: F401  (registers the domain tables in SQLModel.metadata)
@@ -172,3 +174,18 @@ def location(settings: Settings, backend: str) -> str:
     given = settings.postgres_url if backend == "postgres" else settings.sqlite_url
     url = make_url(given.get_secret_value())
     return f"{url.host}:{url.port}" if backend == "postgres" else str(url.database)
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """The statements every engine runs while the test does (async engines run on a sync one)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)

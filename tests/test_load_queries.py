@@ -4,11 +4,7 @@ in ``tests/test_redis_units.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from sqlalchemy import Engine, event
 
 from models import Owner, Wallet
 from tests.conftest import SQL_BACKENDS
@@ -23,21 +19,6 @@ ROWS = 1_000
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
-
-
-@pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """The statements every engine runs while the test does (async engines run on a sync one)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def fill(settings: Settings) -> Owner:

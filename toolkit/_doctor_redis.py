@@ -17,9 +17,10 @@ from sqlmodel import SQLModel
 from toolkit._doctor_check import Check, first_line
 from toolkit.config import Settings
 from toolkit.errors import ToolkitError
-from toolkit.repositories.redis._documents import redis_table
+from toolkit.repositories.redis._documents import new_fields, redis_table
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import (
+    fields_before,
     index_schema,
     info_map,
     missing_modules,
@@ -35,8 +36,9 @@ _MODULES_FIX = (
     "use a Redis with both modules loaded: Redis 8 built with its modules, or Redis Stack 7.4+"
 )
 _REBUILD = (
-    "run the application once with STORAGE_AUTO_CREATE=true: the toolkit builds the index "
-    "beside the old one and switches to it once complete"
+    "run the application once with STORAGE_AUTO_CREATE=true: the toolkit fills in the fields "
+    "a model adds in the documents stored before, builds the index beside the old one and "
+    "switches to it once complete"
 )
 # The options that change what the index answers; SORTABLE fields also show UNF in FT.INFO.
 _FLAGS = {"CASESENSITIVE", "INDEXEMPTY", "INDEXMISSING", "SORTABLE"}
@@ -143,37 +145,39 @@ def _index_check(command: Any, model: type[SQLModel], settings: Settings) -> Che
     prefixes = [str(p) for p in info.get("index_definition", {}).get("prefixes", [])]
     if prefixes != [keys.documents]:
         differences.append(f"it covers keys {', '.join(prefixes)}, not {keys.documents}")
-    if not differences:
+    filled: tuple[str, ...] = ()
+    unabsorbed: list[str] = []
+    if int(command("ZCARD", keys.ids)) > 0:
+        recorded = {str(name) for name in command("SMEMBERS", keys.fields)}
+        known = recorded or fields_before(described, info)
+        changes = new_fields(described, described.codec_of.keys() - known)
+        filled = changes.filled
+        unabsorbed = [*_kind_changes(expected, found), *changes.refused]
+    parts = [f"index {keys.index} is out of date: {'; '.join(differences)}"] if differences else []
+    if filled:
+        parts.append(f"documents stored before lack {', '.join(filled)}")
+    if unabsorbed:
+        rewrite = "give the field a default, or rewrite those documents with the new model"
+        return Check("redis", False, "; ".join([*parts, *unabsorbed]), rewrite)
+    if not parts:
         return Check("redis", True, f"index {keys.index} matches {model.__name__}")
-    what = f"index {keys.index} is out of date: {'; '.join(differences)}"
-    if int(info.get("num_docs") or 0) > 0:
-        unabsorbed = _unabsorbed(model, expected, found)
-        if unabsorbed:
-            rewrite = "give the field a default, or rewrite those documents with the new model"
-            return Check("redis", False, f"{what}; {'; '.join(unabsorbed)}", rewrite)
+    what = "; ".join(parts)
     if settings.auto_create:
-        return Check("redis", True, f"{what}; the toolkit rebuilds it on first use")
+        actions = ["fills them in with their defaults"] if filled else []
+        actions += ["rebuilds the index"] if differences else []
+        return Check("redis", True, f"{what}; the toolkit {' and '.join(actions)} on first use")
     return Check("redis", False, f"{what} (STORAGE_AUTO_CREATE is off)", _REBUILD)
 
 
-def _unabsorbed(
-    model: type[SQLModel],
-    expected: dict[str, tuple[str, frozenset[str]]],
-    found: dict[str, tuple[str, frozenset[str]]],
+def _kind_changes(
+    expected: dict[str, tuple[str, frozenset[str]]], found: dict[str, tuple[str, frozenset[str]]]
 ) -> list[str]:
-    """The changes that documents stored before cannot follow: a field whose kind of value
-    changed, or a new field without a default."""
-    changes = [
+    """The fields whose kind of value changed, which documents stored before cannot follow."""
+    return [
         f"documents stored before hold {name} as {found[name][0]}, not {expected[name][0]}"
         for name in sorted(expected.keys() & found.keys())
         if found[name][0] != expected[name][0]
     ]
-    changes += [
-        f"documents stored before lack {name}, which has no default"
-        for name in sorted(expected.keys() - found.keys())
-        if (field := model.model_fields.get(name)) is not None and field.is_required()
-    ]
-    return changes
 
 
 def _differences(

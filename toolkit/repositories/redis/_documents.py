@@ -8,11 +8,13 @@ foreign-key values, which the write script (`_script`) keeps its constraints wit
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic
 
+import pydantic
+from pydantic_core import PydanticUndefined
 from sqlalchemy import Table, UniqueConstraint
 
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
@@ -26,7 +28,7 @@ from toolkit.repositories.redis._codecs import (
     unicode_text,
 )
 
-__all__ = ["RedisTable", "redis_table", "unique_groups"]
+__all__ = ["NewFields", "RedisTable", "new_fields", "redis_table", "unique_groups"]
 
 _KEYS_FIELD = "__keys"  # in a document: the tokens of its unique and foreign-key values, if any
 _NOTHING_TOLD = '{"u":{},"f":{}}'  # the constraint tokens of a row that has none
@@ -110,6 +112,35 @@ class RedisTable(Generic[ModelT]):
             told = _NOTHING_TOLD
         return pk_token, dumps(document), told
 
+    def filled(self, name: str) -> tuple[str, bool] | None:
+        """What a document stored before field ``name`` was added is given for it: the JSON of
+        the field's default (its factory's, made for this document), and whether the index
+        holds that value inexactly; None for a default of None. `ConfigurationError` for a
+        default the field cannot hold."""
+        facts = self.facts
+        info = facts.model.model_fields[name]
+        where = f"{facts.name}.{name}"
+        try:
+            default = info.get_default(call_default_factory=True)
+            value = None if default is None else facts.adapter(name).validate_python(default)
+            problem = None if value is None else facts.problem(name, value)
+            if problem is not None:
+                raise ValueError(problem)
+            if value is None:
+                return None
+            stored = self.codec_of[name].encode(value)
+        except (pydantic.ValidationError, ValueError, TypeError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise ConfigurationError(
+                f"{where}: its default cannot fill the documents stored before the field was "
+                f"added: {reason}"
+            ) from exc
+        watch = _watch(facts.kinds[name], name in facts.text_fields)
+        wide = (watch == _NUMBER and not -EXACT_NUMBERS < stored < EXACT_NUMBERS) or (
+            watch == _TAG and is_long(stored)
+        )
+        return dumps(stored), wide
+
     def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The field values a stored document holds."""
         values: dict[str, Any] = {}
@@ -157,6 +188,46 @@ def redis_table(model: type[ModelT]) -> RedisTable[ModelT]:
             if column.primary_key or column.index or column.unique or column.foreign_keys
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewFields:
+    """What the documents stored under an earlier model need to be read as this one."""
+
+    filled: tuple[str, ...]  # fields they are given the default of
+    refused: tuple[str, ...]  # the fields they cannot be given, each as a sentence
+
+
+def new_fields(described: RedisTable[Any], added: Collection[str]) -> NewFields:
+    """What the documents stored before fields ``added`` were added to ``described``'s model
+    need: a field with a default is filled in with it (the documents then read, and the index
+    finds them, as if written with it); a field whose default is None, or that is nullable
+    and has none, needs nothing (a missing field is NULL). Refused: a field that is not
+    nullable and has no default, and a field with a default that a unique constraint or a
+    foreign key holds (one default for every document would break the constraint)."""
+    facts = described.facts
+    constrained = {name for group in described.unique_groups for name in group}
+    constrained.update(described.foreign_key_fields)
+    filled: list[str] = []
+    refused: list[str] = []
+    for name in facts.field_names:
+        if name not in added:
+            continue
+        info = facts.model.model_fields[name]
+        default = info.default
+        has_default = info.default_factory is not None or (
+            default is not None and default is not PydanticUndefined
+        )
+        if has_default and name in constrained:
+            refused.append(
+                f"documents stored before lack {name}, which a unique constraint or a foreign "
+                "key holds: one default cannot fill them in"
+            )
+        elif has_default:
+            filled.append(name)
+        elif info.is_required() and not facts.column_of[name].nullable:
+            refused.append(f"documents stored before lack {name}, which has no default")
+    return NewFields(tuple(filled), tuple(refused))
 
 
 def _watch(kind: Any, text: bool) -> int:

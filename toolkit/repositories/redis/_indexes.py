@@ -1,30 +1,53 @@
-"""A model's search index on the server, made current before the model's first command, and the
-check that the server has the modules the backend needs.
+"""A model's documents and search index on the server, made current before the model's first
+command, and the check that the server has the modules the backend needs.
 
 The index is built beside the one queries use, complete before it serves, then put in its place
 by switching the alias queries name (``<prefix>:<table>:index``); the old one is dropped.
 Physical indexes are named ``<alias>:<digest of the schema>``, so that processes that agree on
 the model agree on the index, and a changed model builds a new one.
+
+A field the model adds is filled in with its default in the documents stored before, once, so
+that they read, and the index finds them, as if written with it (`new_fields` says which fields
+are filled, and which changes are refused). The table's ``fields`` set records the fields its
+documents have been given; it only grows, so that a process still on the earlier model cannot
+make a later one fill a field twice (a NULL written in between would become the default). One
+process migrates a table at a time, holding its ``migrating`` lock; the others wait for it.
+Documents stored before the set was kept are taken to hold the fields their index holds, and
+every field no index holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.exceptions import ResponseError
 
-from toolkit.errors import BackendUnavailableError
-from toolkit.repositories.redis._documents import RedisTable
+from toolkit.errors import BackendUnavailableError, ConfigurationError
+from toolkit.repositories.redis._documents import RedisTable, new_fields
 from toolkit.repositories.redis._keys import RedisKeys
-from toolkit.repositories.redis._schema import index_schema, info_map, missing_modules, no_index
+from toolkit.repositories.redis._schema import (
+    fields_before,
+    index_schema,
+    info_map,
+    missing_modules,
+    no_index,
+)
+from toolkit.repositories.redis._script import fill_source
 
 __all__ = ["IndexClient", "check_modules", "ensure_index"]
 
 _INDEX_BUILD_TIMEOUT = 600.0  # seconds: a large table takes a while, a stuck build fails
 _INDEX_BUILD_POLL = 0.01
+_LOCK_MS = 30_000  # a migrating process not heard from for this long is taken to have stopped
+_LOCK_POLL = 0.05
+_GATED_TIMEOUT = 70.0  # seconds: a staged batch's lease (60 s), and some
+_PAGE = 500  # documents filled in per script run
 
 
 class IndexClient(Protocol):
@@ -46,20 +69,157 @@ async def check_modules(client: IndexClient) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _State:
+    """How far the server is from what a model needs."""
+
+    target: str | None  # the physical index the alias names, or None
+    unrecorded: bool  # the table's ``fields`` set lacks some of the model's fields
+    filled: tuple[str, ...]  # new fields the stored documents are to be given
+    refused: tuple[str, ...]  # new fields they cannot be given
+    documents: int
+
+
 async def ensure_index(client: IndexClient, described: RedisTable[Any], keys: RedisKeys) -> None:
-    """Make the index of ``described`` (whose keys are ``keys``) current."""
+    """Make the documents and the index of ``described`` (whose keys are ``keys``) current."""
     arguments = index_schema(described, keys.documents)
     digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:16]
     physical = f"{keys.index}:{digest}"
-    current = await _index_target(client, keys.index)
-    if current == physical:
-        await _wait_indexed(client, physical)  # another process may still be building it
-        return
-    if not client.auto_create:
-        state = "is out of date" if current else "is missing"
-        raise BackendUnavailableError(
-            f"{client.location}: search index {keys.index} {state}, and STORAGE_AUTO_CREATE is off"
+    deadline = time.monotonic() + _INDEX_BUILD_TIMEOUT
+    while True:
+        state = await _state(client, described, keys)
+        if state.refused:
+            raise ConfigurationError(
+                f"{described.facts.name}: the {state.documents} documents stored in Redis "
+                f"cannot follow the model: {'; '.join(state.refused)}"
+            )
+        if state.target == physical and not state.filled:
+            if state.unrecorded:  # nothing to fill in (bookkeeping, as a write keeps it)
+                await client.command("SADD", keys.fields, *described.codec_of)
+            await _wait_indexed(client, physical)  # another process may still be building it
+            return
+        if not client.auto_create:
+            raise BackendUnavailableError(_out_of_date(client, keys, state, physical))
+        token = uuid.uuid4().hex
+        if await client.command("SET", keys.migrating, token, "NX", "PX", _LOCK_MS):
+            try:  # from a fresh look: another process may have done some of it
+                state = await _state(client, described, keys)
+                if not state.refused:
+                    if state.filled:
+                        await _fill(client, described, keys, state.filled, token)
+                    await client.command("SADD", keys.fields, *described.codec_of)
+                    if state.target != physical:
+                        await _build(client, keys, arguments, state.target, physical)
+            finally:
+                await client.command("EVAL", fill_source(), 0, "release", keys.migrating, token)
+            continue  # the next look finds it current, or raises
+        if time.monotonic() > deadline:
+            raise BackendUnavailableError(
+                f"{client.location}: table {keys.table} was still being migrated by another "
+                f"process after {_INDEX_BUILD_TIMEOUT:g} s"
+            )
+        await asyncio.sleep(_LOCK_POLL)
+
+
+async def _state(client: IndexClient, described: RedisTable[Any], keys: RedisKeys) -> _State:
+    info = await _index_info(client, keys.index)
+    recorded = set(await client.command("SMEMBERS", keys.fields))
+    fields = described.codec_of.keys()
+    changes = new_fields(described, fields - (recorded or fields_before(described, info)))
+    documents = 0
+    if changes.filled or changes.refused:
+        documents = int(await client.command("ZCARD", keys.ids))
+    return _State(
+        target=None if info is None else str(info["index_name"]),
+        unrecorded=not fields <= recorded,
+        filled=changes.filled if documents else (),
+        refused=changes.refused if documents else (),
+        documents=documents,
+    )
+
+
+def _out_of_date(client: IndexClient, keys: RedisKeys, state: _State, physical: str) -> str:
+    parts = []
+    if state.filled:
+        parts.append(
+            f"the {state.documents} documents of table {keys.table} lack fields the model "
+            f"added ({', '.join(state.filled)}), which the toolkit fills in with their defaults"
         )
+    if state.target != physical:
+        parts.append(
+            f"search index {keys.index} {'is out of date' if state.target else 'is missing'}"
+        )
+    return f"{client.location}: {' and '.join(parts)}, and STORAGE_AUTO_CREATE is off"
+
+
+async def _fill(
+    client: IndexClient,
+    described: RedisTable[Any],
+    keys: RedisKeys,
+    names: tuple[str, ...],
+    token: str,
+) -> None:
+    """Give every document of the table that lacks fields ``names`` their defaults."""
+    cursor = "0"
+    while True:  # ZSCAN lists every row there from its start to its end, some maybe twice
+        cursor, page = await client.command("ZSCAN", keys.ids, cursor, "COUNT", _PAGE)
+        runs: list[str] = []
+        wide: set[str] = set()
+        for member, _score in _pairs(page):
+            runs.append(keys.document(str(member)))
+            for name in names:
+                filled = described.filled(name)
+                # A default of None (a factory's): the field is left missing, which is NULL.
+                runs.append("" if filled is None else filled[0])
+                if filled is not None and filled[1]:
+                    wide.add(name)
+        if runs:
+            await _fill_page(client, keys, names, sorted(wide), runs, token)
+        if str(cursor) == "0":
+            return
+
+
+async def _fill_page(
+    client: IndexClient,
+    keys: RedisKeys,
+    names: tuple[str, ...],
+    wide: list[str],
+    runs: list[str],
+    token: str,
+) -> None:
+    deadline = time.monotonic() + _GATED_TIMEOUT
+    while True:
+        reply = await client.command(
+            "EVAL", fill_source(), 0, "fill", keys.migrating, token, _LOCK_MS,
+            keys.gate, keys.changes, keys.wide, json.dumps(wide), len(names), *names, *runs,
+        )  # fmt: skip
+        if reply == "ok":
+            return
+        if reply == "lost":
+            raise BackendUnavailableError(
+                f"{client.location}: the migration of table {keys.table} stalled for over "
+                f"{_LOCK_MS / 1000:g} s and another process took it over"
+            )
+        if time.monotonic() > deadline:
+            raise BackendUnavailableError(
+                f"{client.location}: a staged batch on table {keys.table} kept it from being "
+                f"migrated for {_GATED_TIMEOUT:g} s"
+            )
+        await asyncio.sleep(_LOCK_POLL)
+
+
+def _pairs(page: Any) -> list[tuple[Any, Any]]:
+    """ZSCAN's members and scores, as pairs (RESP3 may give them paired already)."""
+    items = list(page)
+    if items and isinstance(items[0], (list, tuple)):
+        return [(member, score) for member, score in items]
+    return list(zip(items[::2], items[1::2], strict=True))
+
+
+async def _build(
+    client: IndexClient, keys: RedisKeys, arguments: list[str], current: str | None, physical: str
+) -> None:
+    """Build index ``physical`` beside ``current``, switch the alias to it, drop ``current``."""
     if current == keys.index:  # an index, not an alias, by that name: made before aliases
         await _drop_index(client, current)
     try:
@@ -73,15 +233,15 @@ async def ensure_index(client: IndexClient, described: RedisTable[Any], keys: Re
         await _drop_index(client, current)
 
 
-async def _index_target(client: IndexClient, alias: str) -> str | None:
-    """The index ``alias`` names (or an index of that very name), or None."""
+async def _index_info(client: IndexClient, alias: str) -> dict[str, Any] | None:
+    """FT.INFO of the index ``alias`` names (or of an index of that very name), or None."""
     try:
         reply = await client.command("FT.INFO", alias)
     except ResponseError as exc:
         if no_index(exc):
             return None
         raise
-    return str(info_map(reply)["index_name"])
+    return info_map(reply)
 
 
 async def _wait_indexed(client: IndexClient, name: str) -> None:

@@ -7,7 +7,10 @@
   staged batches in progress on the table, each with its ``batch:<id>:new``, ``:old`` and
   ``:gone``: see `toolkit.repositories.redis._batch`), ``changes`` (a counter every write
   script run moves once for each table it writes: a unit of work that queried the table
-  checks at its end that it has not moved), ``unique:<fields>``
+  checks at its end that it has not moved), ``fields`` (the set of fields the table's documents
+  have been given: a field a model adds is filled in with its default, once, in the documents
+  stored before; see `toolkit.repositories.redis._indexes`), ``migrating`` (the lock of the
+  process doing so), ``unique:<fields>``
   (one hash per unique constraint: value -> owner), ``fk:<field>:<parent token>`` (the children
   of a parent, to cascade);
 - the search index: the alias ``<prefix>:<table>:index``, which names the current physical
@@ -52,6 +55,8 @@ class RedisKeys:
     wide: str
     gate: str
     changes: str
+    fields: str
+    migrating: str
     index: str
 
     def document(self, pk_token: str) -> str:
@@ -77,5 +82,7 @@ def redis_keys(prefix: str, table: str) -> RedisKeys:
         wide=f"{meta}wide",
         gate=f"{meta}gate",
         changes=f"{meta}changes",
+        fields=f"{meta}fields",
+        migrating=f"{meta}migrating",
         index=f"{prefix}:{component}:index",
     )

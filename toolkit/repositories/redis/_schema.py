@@ -24,6 +24,7 @@ _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 
 __all__ = [
     "IndexedField",
+    "fields_before",
     "index_schema",
     "info_map",
     "missing_modules",
@@ -80,6 +81,16 @@ def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
             arguments += [path, "AS", field.name, "TAG", "CASESENSITIVE", "INDEXEMPTY"]
             arguments += ["INDEXMISSING", "SORTABLE", "UNF"]
     return arguments
+
+
+def fields_before(described: RedisTable[Any], info: dict[str, Any] | None) -> set[str]:
+    """The fields documents stored before the table's ``fields`` set was kept hold: those
+    their index (``info``, FT.INFO's reply, or None) holds, and every field no index holds."""
+    fields = set(described.codec_of)
+    if info is None:
+        return fields
+    indexed = {str(attribute["attribute"]) for attribute in info.get("attributes", [])}
+    return (fields - search_fields(described).keys()) | (fields & indexed)
 
 
 def info_map(reply: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "Command",
     "Script",
     "ScriptName",
+    "fill_source",
     "packed",
     "read_source",
     "row_plan",
@@ -102,6 +103,12 @@ def scripts() -> dict[ScriptName, Script]:
 def _joined(*parts: str) -> str:
     package = resources.files("toolkit.repositories.redis")
     return "\n".join(package.joinpath(name).read_text() for name in parts)
+
+
+@functools.cache
+def fill_source() -> str:
+    """The Lua script that fills in a model's new fields in stored documents (``_fill.lua``)."""
+    return resources.files("toolkit.repositories.redis").joinpath("_fill.lua").read_text()
 
 
 @functools.cache

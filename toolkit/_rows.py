@@ -86,7 +86,8 @@ def validate_for_write(facts: ModelFacts[ModelT], instance: object) -> ModelT:
 
 
 def validate_all(facts: ModelFacts[ModelT], instances: Iterable[object]) -> list[ModelT]:
-    """`validate_for_write` on each instance; the error names the position of a bad one."""
+    """`validate_for_write` on each instance; the error names the position of a bad one, in its
+    message and first in each entry's ``loc``."""
     given = list(instances)
     validated: list[ModelT] = []
     with gc_paused(len(given)):
@@ -94,7 +95,12 @@ def validate_all(facts: ModelFacts[ModelT], instances: Iterable[object]) -> list
             try:
                 validated.append(validate_for_write(facts, instance))
             except ValidationError as exc:
-                raise ValidationError(f"item {position}: {exc}", errors=exc.errors) from exc
+                errors = []
+                for error in exc.errors:  # each located in the batch first, as FastAPI's are
+                    located = error.copy()
+                    located["loc"] = (position, *error["loc"])
+                    errors.append(located)
+                raise ValidationError(f"item {position}: {exc}", errors=errors) from exc
     return validated
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import UnionType
@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 from pydantic_core import ErrorDetails
 from sqlalchemy import Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, registry
 from sqlmodel import SQLModel
 
 from toolkit._relations import Loader, unloaded_loaders
@@ -55,6 +55,8 @@ PrimaryKey: TypeAlias = int | str | UUID
 """The value of a model's primary key, as ``get``, ``get_one`` and ``delete`` accept it."""
 
 _TEXT: TypeAdapter[str] = TypeAdapter(str)
+_REGISTRIES: dict[registry, None] = {}  # the registries of the models described, in order
+_TABLE_FIELDS: dict[Table, dict[str, str]] = {}  # `table_fields` of the tables a model maps
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,7 @@ def model_facts(model: type[ModelT]) -> ModelFacts[ModelT]:
             f"{model.__name__} must have exactly one primary key column, has {len(pk_columns)}"
         )
     mapper: Mapper[ModelT] = sa_inspect(model)
+    _REGISTRIES[mapper.registry] = None
     fields = model.model_fields
     # A field's column may be named otherwise (``sa_column=Column("other_name", ...)``).
     mapped: dict[str, Column[Any]] = {
@@ -239,15 +242,26 @@ def _is_text(adapter: TypeAdapter[Any]) -> bool:
     return schema.get("type") == "string" and schema.get("format") in (None, "email")
 
 
-@functools.cache
+def _known_mappers() -> Iterator[Mapper[Any]]:
+    """The mappers of SQLModel's own registry, and of every registry a model described here
+    (`model_facts`) is declared in (``class Base(SQLModel, registry=registry())``)."""
+    for mapped in (SQLModel._sa_registry, *_REGISTRIES):
+        yield from mapped.mappers
+
+
 def table_fields(table: Table) -> dict[str, str]:
     """Column key -> field of the SQLModel class mapped to ``table`` (a table no class maps,
     reached through a foreign key: each column's own key)."""
-    for mapper in SQLModel._sa_registry.mappers:
-        if mapper.local_table is table:
-            model: type[SQLModel] = mapper.class_
-            return model_facts(model).field_of_key
-    return {column.key: column.key for column in table.columns}
+    fields = _TABLE_FIELDS.get(table)
+    if fields is None:
+        for mapper in _known_mappers():
+            if mapper.local_table is table:
+                model: type[SQLModel] = mapper.class_
+                fields = _TABLE_FIELDS[table] = model_facts(model).field_of_key
+                return fields
+        # Not kept: a model of a registry not described yet may map it.
+        return {column.key: column.key for column in table.columns}
+    return fields
 
 
 def keys_of(ids: Iterable[PrimaryKey]) -> Iterable[PrimaryKey]:

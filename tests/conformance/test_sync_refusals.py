@@ -10,10 +10,14 @@ message and fields are written out, one value for every backend: equal on each p
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from sqlalchemy import Column, String
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from models import Hero, Incident, Power, Team, UserAccount
 from toolkit.config import Settings
@@ -129,6 +133,30 @@ def test_values_taken_together_name_every_field_of_the_constraint(
         powers.create(Power(name="Strength", hero_id=hero.id or 0, level=3))
 
     assert told(raised.value) == TAKEN_POWER
+
+
+class Elsewhere(SQLModel, registry=registry()):
+    """Models declared in a registry of their own, as applications with several databases do."""
+
+
+class Member(Elsewhere, table=True):
+    __tablename__ = "refusal_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=Column("e_mail", String(100), unique=True, nullable=False))
+
+
+def test_a_model_of_another_registry_is_named_by_its_fields_not_its_columns(
+    provider: SyncRepositoryProvider,
+) -> None:
+    members = provider.get_repository(Member)
+    email = f"{uuid.uuid4().hex}@example.com"  # its table is not among those emptied per test
+    members.create(Member(email=email))
+
+    with pytest.raises(ConflictError) as raised:
+        members.create(Member(email=email))
+
+    assert told(raised.value) == ("Member: email is taken", "Member", ("email",))
 
 
 # --- primary keys -------------------------------------------------------------------------------

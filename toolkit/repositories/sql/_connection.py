@@ -17,9 +17,14 @@ from toolkit.errors import ToolkitError
 from toolkit.repositories.sql._acompat import afetch_rows
 from toolkit.repositories.sql._dialect import SqlDialect
 from toolkit.repositories.sql._engines import SqlEngine
-from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
+from toolkit.repositories.sql._errors import (
+    CONNECTION_INTACT,
+    DRIVER_ERRORS,
+    Subject,
+    translate_error,
+)
 
-_BLOCK = "transaction"  # what errors of the block's own statements are about
+_BLOCK = Subject("transaction")  # what errors of the block's own statements are about
 
 _OPEN: ContextVar[tuple[object, ...]] = ContextVar("toolkit_sql_blocks", default=())
 """The scopes whose `transaction` block the running code is inside: the code of the block, and
@@ -59,23 +64,23 @@ class SqlConnectionScope:
 
     @asynccontextmanager
     async def using(
-        self, tables: Sequence[Table], model_name: str, *, transaction: bool = False
+        self, tables: Sequence[Table], subject: Subject, *, transaction: bool = False
     ) -> AsyncIterator[AsyncConnection]:
-        """The connection for one call on ``model_name``'s ``tables``; driver errors translated.
+        """The connection for one call on ``subject``'s ``tables``; driver errors translated.
 
         ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
         if self._in_block():
             async with self._inside:
                 await self._inside.wait_for(self._may_run)
-                connection = await self._block_connection(tables, model_name)
+                connection = await self._block_connection(tables, subject)
                 if transaction:
                     async with (
-                        self._savepoint(connection, model_name, recovers=False),
-                        self._block_errors(model_name),
+                        self._savepoint(connection, subject, recovers=False),
+                        self._block_errors(subject),
                     ):
                         yield connection
                 else:
-                    async with self._block_errors(model_name):
+                    async with self._block_errors(subject):
                         yield connection
             return
         async with self._turn:
@@ -87,7 +92,7 @@ class SqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                error = await self._failed(model_name, exc)
+                error = await self._failed(subject, exc)
                 if error is exc:
                     raise
                 raise error from exc
@@ -95,7 +100,7 @@ class SqlConnectionScope:
     async def fetch(
         self,
         tables: Sequence[Table],
-        model_name: str,
+        subject: Subject,
         statement: Executable,
         params: dict[str, Any],
         *,
@@ -108,15 +113,15 @@ class SqlConnectionScope:
         if self._levels and self._in_block():
             async with self._inside:
                 await self._inside.wait_for(self._may_run)
-                connection = await self._block_connection(tables, model_name)
-                async with self._block_errors(model_name):
+                connection = await self._block_connection(tables, subject)
+                async with self._block_errors(subject):
                     return await afetch_rows(connection, direct, statement, params)
         async with self._turn:
             try:
                 connection = await self._connection_for(tables)
                 return await afetch_rows(connection, direct, statement, params)
             except BaseException as exc:
-                error = await self._failed(model_name, exc)
+                error = await self._failed(subject, exc)
                 if error is exc:
                     raise
                 raise error from exc
@@ -226,11 +231,11 @@ class SqlConnectionScope:
                 raise translate_error(self._engine.dialect, self._engine.url, _BLOCK, exc) from exc
             raise
 
-    async def _block_connection(self, tables: Sequence[Table], model_name: str) -> AsyncConnection:
+    async def _block_connection(self, tables: Sequence[Table], subject: Subject) -> AsyncConnection:
         """The block's connection, its ``tables`` created inside the block when missing."""
         if self._broken is not None:
             raise ToolkitError(
-                f"{model_name} call refused: the transaction failed earlier ({self._broken}); "
+                f"{subject.name} call refused: the transaction failed earlier ({self._broken}); "
                 "nothing of it will be written: leave the block"
             )
         connection = self._connection
@@ -238,7 +243,7 @@ class SqlConnectionScope:
             raise ToolkitError("the transaction's connection is gone")
         missing = self._engine.missing(tables)
         if missing and not set(missing) <= set(self._created):
-            async with self._block_errors(model_name):
+            async with self._block_errors(subject):
                 for statement in self._engine.dialect.ddl_begin[1:]:
                     await connection.exec_driver_sql(statement)  # the cross-process DDL lock
                 await self._engine.create_tables(connection, missing)
@@ -246,20 +251,20 @@ class SqlConnectionScope:
         return connection
 
     @asynccontextmanager
-    async def _block_errors(self, model_name: str) -> AsyncIterator[None]:
+    async def _block_errors(self, subject: Subject) -> AsyncIterator[None]:
         """Inside a block: driver errors translated, and the block marked as failed by them."""
         try:
             yield
         except BaseException as exc:
             error: BaseException = exc
             if isinstance(exc, DRIVER_ERRORS):
-                error = translate_error(self._engine.dialect, self._engine.url, model_name, exc)
+                error = translate_error(self._engine.dialect, self._engine.url, subject, exc)
             if isinstance(exc, DRIVER_ERRORS) or not isinstance(exc, Exception):
                 # The server's transaction is aborted (or the connection's state unknown).
                 self._broken = (
                     error
                     if isinstance(error, ToolkitError)
-                    else ToolkitError(f"{model_name} call was interrupted")
+                    else ToolkitError(f"{subject.name} call was interrupted")
                 )
                 if not isinstance(exc, CONNECTION_INTACT):
                     await self._discard()
@@ -269,20 +274,20 @@ class SqlConnectionScope:
 
     @asynccontextmanager
     async def _savepoint(
-        self, connection: AsyncConnection, model_name: str, *, recovers: bool
+        self, connection: AsyncConnection, subject: Subject, *, recovers: bool
     ) -> AsyncIterator[None]:
         """A savepoint around one call's statements inside the block: whatever raises in it is
         undone, and only that (the block stays failed when the database refused: it would have
         ended a `create` just the same)."""
         name = f"toolkit_{next(self._savepoints)}"
-        async with self._block_errors(model_name):
+        async with self._block_errors(subject):
             await connection.exec_driver_sql(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
             await self._undo(connection, name, recovers=recovers)
             raise
-        async with self._block_errors(model_name):
+        async with self._block_errors(subject):
             await connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
     async def _undo(self, connection: AsyncConnection, name: str, *, recovers: bool) -> None:
@@ -299,13 +304,13 @@ class SqlConnectionScope:
             self._broken = broken or ToolkitError("the transaction's savepoint failed")
             await self._discard()
 
-    async def _failed(self, model_name: str, exc: BaseException) -> BaseException:
+    async def _failed(self, subject: Subject, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
         the connection is dropped when the error may have left it in an unknown state."""
         if not isinstance(exc, CONNECTION_INTACT):
             await self._discard()
         if isinstance(exc, DRIVER_ERRORS):
-            return translate_error(self._engine.dialect, self._engine.url, model_name, exc)
+            return translate_error(self._engine.dialect, self._engine.url, subject, exc)
         return exc
 
     async def _connection_for(self, tables: Sequence[Table]) -> AsyncConnection:

@@ -17,9 +17,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from toolkit.errors import BackendUnavailableError, ToolkitError, ValidationError
 from toolkit.repositories.sql._dialect import IntegrityRefusal, SqlDialect
-from toolkit.repositories.sql._integrity import refusal_error
+from toolkit.repositories.sql._integrity import Subject, refusal_error
 
-__all__ = ["CONNECTION_INTACT", "DRIVER_ERRORS", "translate_error"]
+__all__ = ["CONNECTION_INTACT", "DRIVER_ERRORS", "Subject", "translate_error"]
 
 # What a driver or SQLAlchemy raises: asyncpg raises OSError and TimeoutError unwrapped on
 # connect; drivers raise TypeError, ValueError or OverflowError unwrapped for a value they
@@ -51,9 +51,9 @@ _UNBINDABLE = (TypeError, ValueError, OverflowError, ProgrammingError)
 
 
 def translate_error(
-    dialect: SqlDialect, url: URL, model_name: str, exc: BaseException
+    dialect: SqlDialect, url: URL, subject: Subject, exc: BaseException
 ) -> ToolkitError:
-    """The toolkit error for a driver or SQLAlchemy exception raised serving ``model_name``.
+    """The toolkit error for a driver or SQLAlchemy exception raised serving ``subject``.
 
     A constraint's refusal names the model's fields and leaves the driver's words to the cause
     (``raise ... from exc``), as does a value the database refused; an outage says where.
@@ -66,7 +66,7 @@ def translate_error(
     if refusal is None and isinstance(exc, IntegrityError):
         refusal = IntegrityRefusal("other")
     if refusal is not None:
-        return refusal_error(refusal, model_name, statement)
+        return refusal_error(refusal, subject, statement)
     reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     kind = dialect.error_kind(orig)
     if kind is None:
@@ -82,5 +82,5 @@ def translate_error(
         return kind(f"{dialect.describe(url)} is unavailable: {reason}")
     if kind is ValidationError:
         # The driver's words may quote the value: they stay in the cause.
-        return kind(f"{model_name}: a value given cannot be stored")
-    return kind(f"{model_name}: {dialect.describe(url)} failed: {reason}")
+        return kind(f"{subject.name}: a value given cannot be stored")
+    return kind(f"{subject.name}: {dialect.describe(url)} failed: {reason}")

@@ -10,10 +10,10 @@ refusal reads as it does on every backend (`toolkit._refusals`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, ForeignKeyConstraint, Table, UniqueConstraint
-from sqlmodel import SQLModel
 
 from toolkit._model import table_fields
 from toolkit._refusals import (
@@ -26,19 +26,31 @@ from toolkit._refusals import (
 from toolkit.errors import ToolkitError
 from toolkit.repositories.sql._dialect import IntegrityRefusal
 
-__all__ = ["refusal_error"]
+__all__ = ["Subject", "refusal_error"]
 
 _NAME_BYTES = 63  # PostgreSQL truncates longer names: its defaults are then not predictable
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a call is about, as its errors name it: a model and its table, or (no table) the
+    block's own statements."""
+
+    name: str
+    table: Table | None = None
+
+
 def refusal_error(
-    refusal: IntegrityRefusal, model_name: str, statement: str | None
+    refusal: IntegrityRefusal, subject: Subject, statement: str | None
 ) -> ToolkitError:
-    """The toolkit's error for ``refusal`` of ``statement``, run for model ``model_name``."""
+    """The toolkit's error for ``refusal`` of ``statement``, run for ``subject``."""
+    model_name = subject.name
     verb = (statement or "").lstrip().partition(" ")[0].upper()
     if refusal.kind == "foreign_key" and verb == "DELETE":
         return still_referenced(model_name)  # the refusing key is another table's
-    table = _model_table(model_name, refusal.table)
+    table = subject.table
+    if table is not None and refusal.table not in (None, table.name):
+        table = None  # another table's refusal: named as the driver names it
     if table is None:  # not a model's statement: name the columns as the driver does
         fields: Sequence[str] = refusal.columns
         pk_name = ""
@@ -60,19 +72,6 @@ def refusal_error(
     if refusal.kind == "not_null":
         return missing_value(model_name, fields)
     return other_refusal(model_name)
-
-
-def _model_table(model_name: str, told: str | None) -> Table | None:
-    """The table of the SQLModel class named ``model_name`` (of those so named, the one whose
-    table the driver told, ``told``); None when there is no such class, or no telling which."""
-    tables = [
-        mapper.local_table
-        for mapper in SQLModel._sa_registry.mappers
-        if mapper.class_.__name__ == model_name and isinstance(mapper.local_table, Table)
-    ]
-    if told is not None:
-        tables = [table for table in tables if table.name == told]
-    return tables[0] if len(tables) == 1 else None
 
 
 def _columns(table: Table, refusal: IntegrityRefusal) -> list[Column[Any]] | None:

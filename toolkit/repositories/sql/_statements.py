@@ -35,6 +35,7 @@ from toolkit._model import ModelFacts, ModelT, model_facts
 from toolkit._rows import build_instance, build_many, build_taking, to_utc
 from toolkit._versioned import next_version
 from toolkit.repositories.sql._dialect import VERSION_PARAM
+from toolkit.repositories.sql._integrity import Subject
 
 __all__ = ["SqlStatements", "sql_statements"]
 
@@ -46,6 +47,7 @@ class SqlStatements(Generic[ModelT]):
     """Prepared statements and row mapping for one model."""
 
     facts: ModelFacts[ModelT]
+    subject: Subject  # what its errors name
     tables: tuple[Table, ...]
     names: tuple[str, ...]  # field names, in the order of the columns selected
     keys: tuple[tuple[str, str], ...]  # (field name, column key) pairs, for parameters
@@ -161,6 +163,7 @@ def sql_statements(model: type[ModelT]) -> SqlStatements[ModelT]:
     )
     return SqlStatements(
         facts=facts,
+        subject=Subject(facts.name, table),
         tables=_with_referenced_tables(table),
         names=facts.field_names,
         keys=tuple((name, col.key) for name, col in zip(facts.field_names, columns, strict=True)),

@@ -17,10 +17,15 @@ from sqlalchemy import Connection, Executable, Table
 from toolkit.errors import ToolkitError
 from toolkit.repositories.sql._acompat import fetch_rows
 from toolkit.repositories.sql._dialect import SqlDialect
-from toolkit.repositories.sql._errors import CONNECTION_INTACT, DRIVER_ERRORS, translate_error
+from toolkit.repositories.sql._errors import (
+    CONNECTION_INTACT,
+    DRIVER_ERRORS,
+    Subject,
+    translate_error,
+)
 from toolkit.repositories.sql._sync_engines import SyncSqlEngine
 
-_BLOCK = "transaction"  # what errors of the block's own statements are about
+_BLOCK = Subject("transaction")  # what errors of the block's own statements are about
 
 _OPEN: ContextVar[tuple[object, ...]] = ContextVar("toolkit_sql_blocks", default=())
 """The scopes whose `transaction` block the running code is inside: the code of the block, and
@@ -60,23 +65,23 @@ class SyncSqlConnectionScope:
 
     @contextmanager
     def using(
-        self, tables: Sequence[Table], model_name: str, *, transaction: bool = False
+        self, tables: Sequence[Table], subject: Subject, *, transaction: bool = False
     ) -> Iterator[Connection]:
-        """The connection for one call on ``model_name``'s ``tables``; driver errors translated.
+        """The connection for one call on ``subject``'s ``tables``; driver errors translated.
 
         ``transaction``: the call's statements are one unit (inside a block, a savepoint)."""
         if self._in_block():
             with self._inside:
                 self._inside.wait_for(self._may_run)
-                connection = self._block_connection(tables, model_name)
+                connection = self._block_connection(tables, subject)
                 if transaction:
                     with (
-                        self._savepoint(connection, model_name, recovers=False),
-                        self._block_errors(model_name),
+                        self._savepoint(connection, subject, recovers=False),
+                        self._block_errors(subject),
                     ):
                         yield connection
                 else:
-                    with self._block_errors(model_name):
+                    with self._block_errors(subject):
                         yield connection
             return
         with self._turn:
@@ -88,7 +93,7 @@ class SyncSqlConnectionScope:
                 else:
                     yield connection
             except BaseException as exc:
-                error = self._failed(model_name, exc)
+                error = self._failed(subject, exc)
                 if error is exc:
                     raise
                 raise error from exc
@@ -96,7 +101,7 @@ class SyncSqlConnectionScope:
     def fetch(
         self,
         tables: Sequence[Table],
-        model_name: str,
+        subject: Subject,
         statement: Executable,
         params: dict[str, Any],
         *,
@@ -109,15 +114,15 @@ class SyncSqlConnectionScope:
         if self._levels and self._in_block():
             with self._inside:
                 self._inside.wait_for(self._may_run)
-                connection = self._block_connection(tables, model_name)
-                with self._block_errors(model_name):
+                connection = self._block_connection(tables, subject)
+                with self._block_errors(subject):
                     return fetch_rows(connection, direct, statement, params)
         with self._turn:
             try:
                 connection = self._connection_for(tables)
                 return fetch_rows(connection, direct, statement, params)
             except BaseException as exc:
-                error = self._failed(model_name, exc)
+                error = self._failed(subject, exc)
                 if error is exc:
                     raise
                 raise error from exc
@@ -225,11 +230,11 @@ class SyncSqlConnectionScope:
                 raise translate_error(self._engine.dialect, self._engine.url, _BLOCK, exc) from exc
             raise
 
-    def _block_connection(self, tables: Sequence[Table], model_name: str) -> Connection:
+    def _block_connection(self, tables: Sequence[Table], subject: Subject) -> Connection:
         """The block's connection, its ``tables`` created inside the block when missing."""
         if self._broken is not None:
             raise ToolkitError(
-                f"{model_name} call refused: the transaction failed earlier ({self._broken}); "
+                f"{subject.name} call refused: the transaction failed earlier ({self._broken}); "
                 "nothing of it will be written: leave the block"
             )
         connection = self._connection
@@ -237,7 +242,7 @@ class SyncSqlConnectionScope:
             raise ToolkitError("the transaction's connection is gone")
         missing = self._engine.missing(tables)
         if missing and not set(missing) <= set(self._created):
-            with self._block_errors(model_name):
+            with self._block_errors(subject):
                 for statement in self._engine.dialect.ddl_begin[1:]:
                     connection.exec_driver_sql(statement)  # the cross-process DDL lock
                 self._engine.create_tables(connection, missing)
@@ -245,20 +250,20 @@ class SyncSqlConnectionScope:
         return connection
 
     @contextmanager
-    def _block_errors(self, model_name: str) -> Iterator[None]:
+    def _block_errors(self, subject: Subject) -> Iterator[None]:
         """Inside a block: driver errors translated, and the block marked as failed by them."""
         try:
             yield
         except BaseException as exc:
             error: BaseException = exc
             if isinstance(exc, DRIVER_ERRORS):
-                error = translate_error(self._engine.dialect, self._engine.url, model_name, exc)
+                error = translate_error(self._engine.dialect, self._engine.url, subject, exc)
             if isinstance(exc, DRIVER_ERRORS) or not isinstance(exc, Exception):
                 # The server's transaction is aborted (or the connection's state unknown).
                 self._broken = (
                     error
                     if isinstance(error, ToolkitError)
-                    else ToolkitError(f"{model_name} call was interrupted")
+                    else ToolkitError(f"{subject.name} call was interrupted")
                 )
                 if not isinstance(exc, CONNECTION_INTACT):
                     self._discard()
@@ -268,20 +273,20 @@ class SyncSqlConnectionScope:
 
     @contextmanager
     def _savepoint(
-        self, connection: Connection, model_name: str, *, recovers: bool
+        self, connection: Connection, subject: Subject, *, recovers: bool
     ) -> Iterator[None]:
         """A savepoint around one call's statements inside the block: whatever raises in it is
         undone, and only that (the block stays failed when the database refused: it would have
         ended a `create` just the same)."""
         name = f"toolkit_{next(self._savepoints)}"
-        with self._block_errors(model_name):
+        with self._block_errors(subject):
             connection.exec_driver_sql(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
             self._undo(connection, name, recovers=recovers)
             raise
-        with self._block_errors(model_name):
+        with self._block_errors(subject):
             connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
     def _undo(self, connection: Connection, name: str, *, recovers: bool) -> None:
@@ -298,13 +303,13 @@ class SyncSqlConnectionScope:
             self._broken = broken or ToolkitError("the transaction's savepoint failed")
             self._discard()
 
-    def _failed(self, model_name: str, exc: BaseException) -> BaseException:
+    def _failed(self, subject: Subject, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` (the toolkit's error for a driver's, else ``exc`` itself);
         the connection is dropped when the error may have left it in an unknown state."""
         if not isinstance(exc, CONNECTION_INTACT):
             self._discard()
         if isinstance(exc, DRIVER_ERRORS):
-            return translate_error(self._engine.dialect, self._engine.url, model_name, exc)
+            return translate_error(self._engine.dialect, self._engine.url, subject, exc)
         return exc
 
     def _connection_for(self, tables: Sequence[Table]) -> Connection:

@@ -47,12 +47,12 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
 
     def _fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """The rows of a statement built for this call."""
-        return self._scope.fetch(self._sql.tables, self._sql.facts.name, statement, params)
+        return self._scope.fetch(self._sql.tables, self._sql.subject, statement, params)
 
     def _run(self, statement: Executable, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
         """The rows of one of the model's prebuilt statements (`SqlStatements`)."""
         return self._scope.fetch(
-            self._sql.tables, self._sql.facts.name, statement, params, prebuilt=True
+            self._sql.tables, self._sql.subject, statement, params, prebuilt=True
         )
 
     def _sibling(self, model: type[Any]) -> BaseSyncRepository[Any]:
@@ -89,8 +89,8 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         if not validated:
             return []
         rows: builtins.list[Row[Any]] = []
-        name = self._sql.facts.name
-        with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+        sql = self._sql
+        with self._scope.using(sql.tables, sql.subject, transaction=True) as connection:
             # One executemany per run of rows that give the same columns (a generated key
             # leaves its column out); SQLAlchemy batches each into multi-row INSERTs.
             params = [self._sql.insert_params(instance) for instance in validated]
@@ -131,7 +131,8 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         facts = self._sql.facts
         fields, expected = patch_changes(facts, id, changes)
         key = self._sql.pk_params(id)
-        with self._scope.using(self._sql.tables, facts.name, transaction=True) as connection:
+        sql = self._sql
+        with self._scope.using(sql.tables, sql.subject, transaction=True) as connection:
             # The row locked (SQLite: the database, from BEGIN IMMEDIATE) from read to write.
             rows = self._scope.run(connection, self._sql.locked_get, key)
             if not rows:
@@ -152,8 +153,8 @@ class SyncSqlRepository(BaseSyncRepository[ModelT]):
         rows: builtins.list[Sequence[Any]] = []
         if not validated:
             return []
-        name = self._sql.facts.name
-        with self._scope.using(self._sql.tables, name, transaction=True) as connection:
+        sql = self._sql
+        with self._scope.using(sql.tables, sql.subject, transaction=True) as connection:
             versioned = self._sql.version_key is not None
             for instance in validated:
                 params = self._sql.update_params(instance)

@@ -311,8 +311,9 @@ def test_changes_stored_data_cannot_follow_are_failures_even_with_auto_create(
         f"FAIL redis: index {index} is out of date: it misses field level (NUMERIC); field code "
         "is TAG CASESENSITIVE INDEXEMPTY INDEXMISSING SORTABLE, the model's NUMERIC "
         "INDEXMISSING SORTABLE; documents stored before hold code as TAG, not NUMERIC; "
-        "documents stored before lack level, which has no default -- give the field a default, "
-        "or rewrite those documents with the new model",
+        "documents stored before lack level, which has no default -- give a new field a "
+        "default or make it nullable (a unique or foreign-key field: nullable, with no "
+        "default), or rewrite those documents with the new model",
     ]
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, col
@@ -324,15 +325,21 @@ def test_processes_migrating_at_once_each_see_every_document_filled_in(
     in_process("sync", settings, Gizmo, call("sync", "create_many", many))
     counts: list[int] = []
 
-    def one() -> None:
-        work = call("sync", "count", col(GizmoAfter.power) == 5)
-        counts.append(in_process("sync", settings, GizmoAfter, work))
+    def one(own: Settings) -> None:
+        with get_sync_provider("redis", settings=own) as provider:
+            counts.append(provider.get_repository(GizmoAfter).count(col(GizmoAfter.power) == 5))
 
-    threads = [threading.Thread(target=one) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    # Settings that differ give each thread clients of its own, as processes have.
+    threads = [
+        threading.Thread(target=one, args=(settings.replace(pool_size=2 + i),)) for i in range(4)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sync_dispose_engines()
     assert counts == [2_000] * 4
     assert all(document["power"] == 5 for document in stored(server, settings).values())
 
@@ -358,7 +365,8 @@ def test_a_staged_batch_in_progress_holds_the_filling_in_until_it_ends(
     """A batch could put back a document as it was before the fill: the fill waits it out."""
     seed("sync", settings)
     keys = redis_keys(settings.redis_key_prefix, TABLE)
-    server.hset(keys.gate, "a-batch", "pending 0")
+    lease = int(time.time() * 1000) + 60_000  # a live batch's
+    server.hset(keys.gate, "a-batch", f"pending {lease}")
     thread, outcome = migrate_in_thread(settings)
     time.sleep(0.5)
     assert outcome == []
@@ -369,12 +377,23 @@ def test_a_staged_batch_in_progress_holds_the_filling_in_until_it_ends(
     assert [row.power for row in outcome[0]] == [5, 5, 5]
 
 
+def test_a_staged_batch_whose_client_stopped_is_finished_and_the_filling_in_goes_on(
+    settings: Settings, server: redis.Redis[str]
+) -> None:
+    seed("sync", settings)
+    keys = redis_keys(settings.redis_key_prefix, TABLE)
+    server.hset(keys.gate, "a-batch", "pending 1")  # its lease ran out long ago
+    rows = in_process("sync", settings, GizmoAfter, call("sync", "list"))
+    assert [row.power for row in rows] == [5, 5, 5]
+    assert not server.exists(keys.gate)
+
+
 def test_a_process_whose_lock_was_taken_over_writes_nothing_more(
     settings: Settings, server: redis.Redis[str]
 ) -> None:
     seed("sync", settings)
     keys = redis_keys(settings.redis_key_prefix, TABLE)
-    server.hset(keys.gate, "a-batch", "pending 0")
+    server.hset(keys.gate, "a-batch", f"pending {int(time.time() * 1000) + 60_000}")
     thread, outcome = migrate_in_thread(settings)
     time.sleep(0.5)
     server.set(keys.migrating, "another process")  # as if its lock had run out meanwhile
@@ -383,7 +402,97 @@ def test_a_process_whose_lock_was_taken_over_writes_nothing_more(
     (raised,) = outcome
     assert isinstance(raised, BackendUnavailableError)
     assert str(raised).endswith(
-        f": the migration of table {TABLE} stalled for over 30 s and another process took it over"
+        f": the migration of table {TABLE} was not heard from for 30 s and let go of; the next "
+        "call takes it up again"
     )
     assert all("power" not in document for document in stored(server, settings).values())
     assert server.get(keys.migrating) == "another process"
+
+
+class Validated(SQLModel, registry=registry()):
+    """Defaults the model's validators change, one of them from another field of the row."""
+
+
+class GizmoValidated(Validated, table=True):
+    __tablename__ = TABLE
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    weight: int | None = None
+    label: str = "made"
+    tally: int = 0
+
+    @field_validator("label")
+    @classmethod
+    def shout(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("tally")
+    @classmethod
+    def counted(cls, value: int, info: ValidationInfo) -> int:
+        return value + (info.data.get("weight") or 0)
+
+
+class Refused(SQLModel, registry=registry()):
+    pass
+
+
+class GizmoRefused(Refused, table=True):
+    __tablename__ = TABLE
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    weight: int | None = None
+    code: str = Field(default="toolong", max_length=3)
+
+
+def test_defaults_are_filled_in_as_a_write_of_the_row_stores_them(
+    mode: str, settings: Settings, server: redis.Redis[str]
+) -> None:
+    seed(mode, settings)
+    written = in_process(
+        mode, settings, GizmoValidated, call(mode, "create", GizmoValidated(name="W", weight=4))
+    )
+    assert (written.label, written.tally) == ("MADE", 4)  # what a write stores
+    rows = in_process(mode, settings, GizmoValidated, call(mode, "list"))
+    assert [(row.name, row.label, row.tally) for row in rows] == [
+        ("Alpha", "MADE", 3), ("Beta", "MADE", 0), ("Gamma", "MADE", 9), ("W", "MADE", 4),
+    ]  # fmt: skip
+    made = call(mode, "count", col(GizmoValidated.label) == "MADE")
+    assert in_process(mode, settings, GizmoValidated, made) == 4
+
+
+def test_a_default_the_model_refuses_fills_nothing_in(
+    mode: str, settings: Settings, server: redis.Redis[str]
+) -> None:
+    created = seed(mode, settings)
+    before = stored(server, settings)
+    with pytest.raises(ConfigurationError) as raised:
+        in_process(mode, settings, GizmoRefused, call(mode, "list"))
+    assert str(raised.value) == (
+        f"GizmoRefused: the document of id {created[0].id}, stored before the model added "
+        "code, cannot be filled in with the defaults: invalid GizmoRefused: code: String "
+        "should have at most 3 characters"
+    )
+    assert stored(server, settings) == before
+
+
+def test_the_doctor_names_a_change_the_documents_cannot_follow_with_the_index_missing(
+    settings: Settings, server: redis.Redis[str]
+) -> None:
+    seed("sync", settings)
+    keys = redis_keys(settings.redis_key_prefix, TABLE)
+    server.execute_command("FT.DROPINDEX", keys.index)
+    (check,) = diagnose(settings, ["redis"], [GizmoRequired])[-1:]
+    assert check.line() == (
+        f"FAIL redis: index {keys.index} is missing; documents stored before lack level, which "
+        "has no default -- give a new field a default or make it nullable (a unique or "
+        "foreign-key field: nullable, with no default), or rewrite those documents with the "
+        "new model"
+    )
+    (check,) = diagnose(settings, ["redis"], [GizmoAfter])[-1:]
+    assert check.line() == (
+        f"ok   redis: index {keys.index} is missing; documents stored before lack power, ratio, "
+        "label, big, rank; the toolkit fills them in with their defaults and builds the index "
+        "on first use"
+    )

@@ -40,6 +40,10 @@ _REBUILD = (
     "a model adds in the documents stored before, builds the index beside the old one and "
     "switches to it once complete"
 )
+_REWRITE = (
+    "give a new field a default or make it nullable (a unique or foreign-key field: nullable, "
+    "with no default), or rewrite those documents with the new model"
+)
 # The options that change what the index answers; SORTABLE fields also show UNF in FT.INFO.
 _FLAGS = {"CASESENSITIVE", "INDEXEMPTY", "INDEXMISSING", "SORTABLE"}
 
@@ -125,26 +129,31 @@ def _index_check(command: Any, model: type[SQLModel], settings: Settings) -> Che
         return Check("redis", False, f"{model.__name__}: {exc}", "change the model")
     keys = redis_keys(settings.redis_key_prefix, described.table)
     expected = _schema_fields(index_schema(described, keys.documents))
+    info: dict[str, Any] | None
     try:
         info = info_map(command("FT.INFO", keys.index))
     except ResponseError as exc:
         if not no_index(exc):
             raise
-        if settings.auto_create:
-            return Check(
-                "redis",
-                True,
-                f"index {keys.index} is missing; the toolkit builds it on first use "
-                "(STORAGE_AUTO_CREATE is on)",
-            )
-        return Check(
-            "redis", False, f"index {keys.index} is missing (STORAGE_AUTO_CREATE is off)", _REBUILD
-        )
-    found = {str(a["attribute"]): _attribute(a) for a in info.get("attributes", [])}
-    differences = _differences(expected, found)
-    prefixes = [str(p) for p in info.get("index_definition", {}).get("prefixes", [])]
-    if prefixes != [keys.documents]:
-        differences.append(f"it covers keys {', '.join(prefixes)}, not {keys.documents}")
+        info = None
+    found = (
+        {}
+        if info is None
+        else {str(a["attribute"]): _attribute(a) for a in info.get("attributes", [])}
+    )
+    parts = []
+    index_action = ""  # what the toolkit does to the index on first use, if anything
+    if info is None:
+        parts.append(f"index {keys.index} is missing")
+        index_action = "builds the index"
+    else:
+        differences = _differences(expected, found)
+        prefixes = [str(p) for p in info.get("index_definition", {}).get("prefixes", [])]
+        if prefixes != [keys.documents]:
+            differences.append(f"it covers keys {', '.join(prefixes)}, not {keys.documents}")
+        if differences:
+            parts.append(f"index {keys.index} is out of date: {'; '.join(differences)}")
+            index_action = "rebuilds the index"
     filled: tuple[str, ...] = ()
     unabsorbed: list[str] = []
     if int(command("ZCARD", keys.ids)) > 0:
@@ -153,18 +162,16 @@ def _index_check(command: Any, model: type[SQLModel], settings: Settings) -> Che
         changes = new_fields(described, described.codec_of.keys() - known)
         filled = changes.filled
         unabsorbed = [*_kind_changes(expected, found), *changes.refused]
-    parts = [f"index {keys.index} is out of date: {'; '.join(differences)}"] if differences else []
     if filled:
         parts.append(f"documents stored before lack {', '.join(filled)}")
     if unabsorbed:
-        rewrite = "give the field a default, or rewrite those documents with the new model"
-        return Check("redis", False, "; ".join([*parts, *unabsorbed]), rewrite)
+        return Check("redis", False, "; ".join([*parts, *unabsorbed]), _REWRITE)
     if not parts:
         return Check("redis", True, f"index {keys.index} matches {model.__name__}")
     what = "; ".join(parts)
     if settings.auto_create:
         actions = ["fills them in with their defaults"] if filled else []
-        actions += ["rebuilds the index"] if differences else []
+        actions += [index_action] if index_action else []
         return Check("redis", True, f"{what}; the toolkit {' and '.join(actions)} on first use")
     return Check("redis", False, f"{what} (STORAGE_AUTO_CREATE is off)", _REBUILD)
 

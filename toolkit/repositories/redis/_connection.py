@@ -332,6 +332,6 @@ class RedisScope:
                 await check_modules(client)
                 client.modules_checked = True
             if index not in client.indexes:
-                await ensure_index(client, described, redis_keys(self.prefix, described.table))
+                await ensure_index(client, described, self.prefix)
                 client.indexes.add(index)
         self._ready_tables.add(described.table)

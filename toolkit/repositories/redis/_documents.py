@@ -8,16 +8,16 @@ foreign-key values, which the write script (`_script`) keeps its constraints wit
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic
 
-import pydantic
 from pydantic_core import PydanticUndefined
 from sqlalchemy import Table, UniqueConstraint
 
 from toolkit._model import ModelFacts, ModelT, model_facts, table_fields
+from toolkit._rows import build_instance, validate_for_write
 from toolkit.errors import ConfigurationError, ValidationError
 from toolkit.repositories.redis._codecs import (
     EXACT_NUMBERS,
@@ -112,34 +112,43 @@ class RedisTable(Generic[ModelT]):
             told = _NOTHING_TOLD
         return pk_token, dumps(document), told
 
-    def filled(self, name: str) -> tuple[str, bool] | None:
-        """What a document stored before field ``name`` was added is given for it: the JSON of
-        the field's default (its factory's, made for this document), and whether the index
-        holds that value inexactly; None for a default of None. `ConfigurationError` for a
-        default the field cannot hold."""
+    def filled(
+        self, names: Sequence[str], document: Mapping[str, Any]
+    ) -> list[tuple[str, bool] | None]:
+        """What a document stored before fields ``names`` were added is given for each: the
+        JSON of its default (its factory's, made for this document) as a write of the row
+        with those defaults would store it (the whole row validated by the model), and whether
+        the index holds it inexactly; None for a value of None. `ConfigurationError` when the
+        model refuses the row so filled in."""
         facts = self.facts
-        info = facts.model.model_fields[name]
-        where = f"{facts.name}.{name}"
+        values = self.values(document)
         try:
-            default = info.get_default(call_default_factory=True)
-            value = None if default is None else facts.adapter(name).validate_python(default)
-            problem = None if value is None else facts.problem(name, value)
-            if problem is not None:
-                raise ValueError(problem)
-            if value is None:
-                return None
-            stored = self.codec_of[name].encode(value)
-        except (pydantic.ValidationError, ValueError, TypeError) as exc:
-            reason = str(exc).strip().splitlines()[0]
+            for name in names:
+                values[name] = facts.model.model_fields[name].get_default(call_default_factory=True)
+            written = validate_for_write(facts, build_instance(facts, values)).__dict__
+            given = [written.get(name) for name in names]
+            stored = [
+                None if value is None else self.codec_of[n].encode(value)
+                for n, value in zip(names, given, strict=True)
+            ]
+        except Exception as exc:  # the model's own validators and factories may raise anything
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConfigurationError(
-                f"{where}: its default cannot fill the documents stored before the field was "
-                f"added: {reason}"
+                f"{facts.name}: the document of {facts.pk_name} {values[facts.pk_name]!r}, "
+                f"stored before the model added {', '.join(names)}, cannot be filled in with "
+                f"the defaults: {reason}"
             ) from exc
-        watch = _watch(facts.kinds[name], name in facts.text_fields)
-        wide = (watch == _NUMBER and not -EXACT_NUMBERS < stored < EXACT_NUMBERS) or (
-            watch == _TAG and is_long(stored)
-        )
-        return dumps(stored), wide
+        filled: list[tuple[str, bool] | None] = []
+        for name, value in zip(names, stored, strict=True):
+            if value is None:
+                filled.append(None)
+                continue
+            watch = _watch(facts.kinds[name], name in facts.text_fields)
+            wide = (watch == _NUMBER and not -EXACT_NUMBERS < value < EXACT_NUMBERS) or (
+                watch == _TAG and is_long(value)
+            )
+            filled.append((dumps(value), wide))
+        return filled
 
     def values(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The field values a stored document holds."""

@@ -12,9 +12,9 @@
 -- then, for each document: its key and the JSON of each field's value, in that order ("": none,
 -- the field stays missing, which is NULL)
 --
--- Returns "ok", "lost" (the lock is another's: nothing is written) or "gated" (a staged
+-- Returns "ok", "lost" (the lock is not the caller's: nothing is written) or "gated" (a staged
 -- batch is in progress on the table, which could put back a document as it was before: nothing
--- is written, the caller tries again).
+-- is written; the caller finishes the batches whose lease ran out, or waits, and tries again).
 
 if redis.call("GET", ARGV[2]) ~= ARGV[3] then return "lost" end
 if ARGV[1] == "release" then

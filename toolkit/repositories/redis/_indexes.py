@@ -19,6 +19,7 @@ every field no index holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -26,11 +27,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from toolkit.errors import BackendUnavailableError, ConfigurationError
 from toolkit.repositories.redis._documents import RedisTable, new_fields
-from toolkit.repositories.redis._keys import RedisKeys
+from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._schema import (
     fields_before,
     index_schema,
@@ -38,7 +39,7 @@ from toolkit.repositories.redis._schema import (
     missing_modules,
     no_index,
 )
-from toolkit.repositories.redis._script import fill_source
+from toolkit.repositories.redis._script import Script, fill_source, script_plan, script_source
 
 __all__ = ["IndexClient", "check_modules", "ensure_index"]
 
@@ -48,6 +49,8 @@ _LOCK_MS = 30_000  # a migrating process not heard from for this long is taken t
 _LOCK_POLL = 0.05
 _GATED_TIMEOUT = 70.0  # seconds: a staged batch's lease (60 s), and some
 _PAGE = 500  # documents filled in per script run
+_FILL = Script(fill_source())
+_WRITE = Script(script_source())
 
 
 class IndexClient(Protocol):
@@ -80,8 +83,10 @@ class _State:
     documents: int
 
 
-async def ensure_index(client: IndexClient, described: RedisTable[Any], keys: RedisKeys) -> None:
-    """Make the documents and the index of ``described`` (whose keys are ``keys``) current."""
+async def ensure_index(client: IndexClient, described: RedisTable[Any], prefix: str) -> None:
+    """Make the documents and the index of ``described`` (under key prefix ``prefix``)
+    current."""
+    keys = redis_keys(prefix, described.table)
     arguments = index_schema(described, keys.documents)
     digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:16]
     physical = f"{keys.index}:{digest}"
@@ -106,12 +111,16 @@ async def ensure_index(client: IndexClient, described: RedisTable[Any], keys: Re
                 state = await _state(client, described, keys)
                 if not state.refused:
                     if state.filled:
-                        await _fill(client, described, keys, state.filled, token)
+                        plan = script_plan(described.facts.table, prefix)
+                        await _fill(client, described, keys, plan, state.filled, token)
                     await client.command("SADD", keys.fields, *described.codec_of)
                     if state.target != physical:
                         await _build(client, keys, arguments, state.target, physical)
-            finally:
-                await client.command("EVAL", fill_source(), 0, "release", keys.migrating, token)
+            except BaseException:
+                with contextlib.suppress(RedisError, OSError):  # the error to raise is this one
+                    await _release(client, keys, token)
+                raise
+            await _release(client, keys, token)
             continue  # the next look finds it current, or raises
         if time.monotonic() > deadline:
             raise BackendUnavailableError(
@@ -156,6 +165,7 @@ async def _fill(
     client: IndexClient,
     described: RedisTable[Any],
     keys: RedisKeys,
+    plan: str,
     names: tuple[str, ...],
     token: str,
 ) -> None:
@@ -163,18 +173,22 @@ async def _fill(
     cursor = "0"
     while True:  # ZSCAN lists every row there from its start to its end, some maybe twice
         cursor, page = await client.command("ZSCAN", keys.ids, cursor, "COUNT", _PAGE)
+        documents = [keys.document(str(member)) for member, _score in _pairs(page)]
+        found = await client.command("JSON.MGET", *documents, "$") if documents else []
         runs: list[str] = []
         wide: set[str] = set()
-        for member, _score in _pairs(page):
-            runs.append(keys.document(str(member)))
-            for name in names:
-                filled = described.filled(name)
+        for document, stored in zip(documents, found, strict=True):
+            if stored is None:
+                continue  # deleted since it was listed
+            runs.append(document)
+            values = described.filled(names, json.loads(stored)[0])
+            for name, given in zip(names, values, strict=True):
                 # A default of None (a factory's): the field is left missing, which is NULL.
-                runs.append("" if filled is None else filled[0])
-                if filled is not None and filled[1]:
+                runs.append("" if given is None else given[0])
+                if given is not None and given[1]:
                     wide.add(name)
         if runs:
-            await _fill_page(client, keys, names, sorted(wide), runs, token)
+            await _fill_page(client, keys, plan, names, sorted(wide), runs, token)
         if str(cursor) == "0":
             return
 
@@ -182,6 +196,7 @@ async def _fill(
 async def _fill_page(
     client: IndexClient,
     keys: RedisKeys,
+    plan: str,
     names: tuple[str, ...],
     wide: list[str],
     runs: list[str],
@@ -189,23 +204,48 @@ async def _fill_page(
 ) -> None:
     deadline = time.monotonic() + _GATED_TIMEOUT
     while True:
-        reply = await client.command(
-            "EVAL", fill_source(), 0, "fill", keys.migrating, token, _LOCK_MS,
+        reply = await _run(
+            client, _FILL, "fill", keys.migrating, token, _LOCK_MS,
             keys.gate, keys.changes, keys.wide, json.dumps(wide), len(names), *names, *runs,
         )  # fmt: skip
         if reply == "ok":
             return
         if reply == "lost":
             raise BackendUnavailableError(
-                f"{client.location}: the migration of table {keys.table} stalled for over "
-                f"{_LOCK_MS / 1000:g} s and another process took it over"
+                f"{client.location}: the migration of table {keys.table} was not heard from "
+                f"for {_LOCK_MS / 1000:g} s and let go of; the next call takes it up again"
             )
+        # A staged batch is in progress: one whose client stopped part-way is finished here,
+        # as its next reader would; a live one is waited for.
+        await _finish_expired(client, plan)
         if time.monotonic() > deadline:
             raise BackendUnavailableError(
                 f"{client.location}: a staged batch on table {keys.table} kept it from being "
                 f"migrated for {_GATED_TIMEOUT:g} s"
             )
         await asyncio.sleep(_LOCK_POLL)
+
+
+async def _finish_expired(client: IndexClient, plan: str) -> None:
+    """Finish the staged batches on the plan's tables whose lease ran out (the write
+    script's ``expired`` and ``finish``, as `toolkit.repositories.redis._writer` runs them)."""
+    expired = await _run(client, _WRITE, "expired", plan, "")
+    for batch in expired[1:]:
+        while (await _run(client, _WRITE, "finish", plan, str(batch), _PAGE))[1] != "done":
+            pass
+
+
+async def _release(client: IndexClient, keys: RedisKeys, token: str) -> None:
+    """Let go of the table's lock, if it is still this process's (``token``)."""
+    await _run(client, _FILL, "release", keys.migrating, token)
+
+
+async def _run(client: IndexClient, script: Script, *arguments: str | int) -> Any:
+    """Run ``script`` by its digest, loading it where the server lacks it; its reply."""
+    try:
+        return await client.command("EVALSHA", script.digest, 0, *arguments)
+    except NoScriptError:
+        return await client.command("EVAL", script.source, 0, *arguments)
 
 
 def _pairs(page: Any) -> list[tuple[Any, Any]]:

@@ -338,6 +338,6 @@ class SyncRedisScope:
                 sync_check_modules(client)
                 client.modules_checked = True
             if index not in client.indexes:
-                sync_ensure_index(client, described, redis_keys(self.prefix, described.table))
+                sync_ensure_index(client, described, self.prefix)
                 client.indexes.add(index)
         self._ready_tables.add(described.table)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tests.conftest import SECRET
+from tests.markdown_programs import run_program, write_program
 from tests.services import free_port, fresh_postgres_database
 from toolkit import Settings, get_sync_provider
 from toolkit.doctor import diagnose
@@ -318,16 +318,6 @@ def test_changes_stored_data_cannot_follow_are_failures_even_with_auto_create(
 
 
 def test_the_docs_program_runs(tmp_path: Path) -> None:
-    (program,) = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "doctor.md").read_text(), re.S)
-    (tmp_path / "program.py").write_text(program)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
-    completed = subprocess.run(
-        [sys.executable, "-W", "error", "program.py"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = run_program(write_program(ROOT / "docs" / "doctor.md", tmp_path, "program"), {})
     assert completed.returncode == 0, completed.stderr
     assert "FAIL sqlite: table note is missing (STORAGE_AUTO_CREATE is off)" in completed.stdout

@@ -31,6 +31,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from tests.conftest import SECRET, SQL_BACKENDS
+from tests.markdown_programs import run_program
 from tests.services import fresh_postgres_database
 from toolkit import BackendUnavailableError, Settings, get_provider, get_sync_provider
 from toolkit.errors import ConfigurationError
@@ -351,13 +352,5 @@ def test_the_docs_show_the_env_py_that_init_writes_and_their_program_runs(
     env_py, program = SNIPPET.findall((ROOT / "docs" / "migrations.md").read_text())
     assert env_py == ENV_TEMPLATE.format(models="myapp.models")
     (tmp_path / "program.py").write_text(program)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
-    completed = subprocess.run(
-        [sys.executable, "-W", "error", "program.py"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = run_program(tmp_path / "program.py", {})
     assert completed.returncode == 0, completed.stderr

@@ -17,15 +17,15 @@ from sqlmodel import SQLModel
 from toolkit._doctor_check import Check, first_line
 from toolkit.config import Settings
 from toolkit.errors import ToolkitError
-from toolkit.repositories.redis._documents import new_fields, redis_table
+from toolkit.repositories.redis._documents import redis_table
 from toolkit.repositories.redis._keys import redis_keys
 from toolkit.repositories.redis._schema import (
-    fields_before,
     index_schema,
     info_map,
     missing_modules,
     module_name,
     no_index,
+    stored_changes,
 )
 from toolkit.repositories.redis._url import RedisUrl
 
@@ -158,8 +158,7 @@ def _index_check(command: Any, model: type[SQLModel], settings: Settings) -> Che
     unabsorbed: list[str] = []
     if int(command("ZCARD", keys.ids)) > 0:
         recorded = {str(name) for name in command("SMEMBERS", keys.fields)}
-        known = recorded or fields_before(described, info)
-        changes = new_fields(described, described.codec_of.keys() - known)
+        changes = stored_changes(described, recorded, info)
         filled = changes.filled
         unabsorbed = [*_kind_changes(expected, found), *changes.refused]
     if filled:

@@ -138,12 +138,13 @@ class RedisTable(Generic[ModelT]):
                 f"stored before the model added {', '.join(names)}, cannot be filled in with "
                 f"the defaults: {reason}"
             ) from exc
+        watches = {name: watch for name, _encode, watch in self.stored}
         filled: list[tuple[str, bool] | None] = []
         for name, value in zip(names, stored, strict=True):
             if value is None:
                 filled.append(None)
                 continue
-            watch = _watch(facts.kinds[name], name in facts.text_fields)
+            watch = watches[name]
             wide = (watch == _NUMBER and not -EXACT_NUMBERS < value < EXACT_NUMBERS) or (
                 watch == _TAG and is_long(value)
             )

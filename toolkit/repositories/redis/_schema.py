@@ -14,22 +14,23 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from toolkit.repositories.redis._documents import RedisTable
+from toolkit.repositories.redis._documents import NewFields, RedisTable, new_fields
 
 _REQUIRED_MODULES = {"rejson": "RedisJSON", "search": "RediSearch"}
 
 __all__ = [
     "IndexedField",
-    "fields_before",
     "index_schema",
     "info_map",
     "missing_modules",
     "no_index",
     "search_fields",
+    "stored_changes",
 ]
 
 
@@ -83,14 +84,22 @@ def index_schema(described: RedisTable[Any], documents: str) -> list[str]:
     return arguments
 
 
-def fields_before(described: RedisTable[Any], info: dict[str, Any] | None) -> set[str]:
-    """The fields documents stored before the table's ``fields`` set was kept hold: those
-    their index (``info``, FT.INFO's reply, or None) holds, and every field no index holds."""
-    fields = set(described.codec_of)
-    if info is None:
-        return fields
-    indexed = {str(attribute["attribute"]) for attribute in info.get("attributes", [])}
-    return (fields - search_fields(described).keys()) | (fields & indexed)
+def stored_changes(
+    described: RedisTable[Any], recorded: AbstractSet[str], info: dict[str, Any] | None
+) -> NewFields:
+    """What the documents stored need to be read as ``described``'s model (`new_fields`),
+    given the fields the table's ``fields`` set records. Documents stored before the set was
+    kept are taken to hold the fields their index (``info``, FT.INFO's reply, or None) holds,
+    and every field no index holds."""
+    fields = described.codec_of.keys()
+    if recorded:
+        known = set(recorded)
+    elif info is None:
+        known = set(fields)
+    else:
+        indexed = {str(attribute["attribute"]) for attribute in info.get("attributes", [])}
+        known = (fields - search_fields(described).keys()) | (fields & indexed)
+    return new_fields(described, fields - known)
 
 
 def info_map(reply: Any) -> dict[str, Any]:

@@ -9,13 +9,12 @@ Physical indexes are named ``<alias>:<digest of the schema>``, so that processes
 the model agree on the index, and a changed model builds a new one.
 
 A field the model adds is filled in with its default in the documents stored before, once, so
-that they read, and the index finds them, as if written with it (`new_fields` says which fields
-are filled, and which changes are refused). The table's ``fields`` set records the fields its
-documents have been given; it only grows, so that a process still on the earlier model cannot
-make a later one fill a field twice (a NULL written in between would become the default). One
-process migrates a table at a time, holding its ``migrating`` lock; the others wait for it.
-Documents stored before the set was kept are taken to hold the fields their index holds, and
-every field no index holds.
+that they read, and the index finds them, as if written with it (`stored_changes` says which
+fields are filled, and which changes are refused). The table's ``fields`` set records the
+fields its documents have been given; it only grows, so that a process still on the earlier
+model cannot make a later one fill a field twice (a NULL written in between would become the
+default). One process migrates a table at a time, holding its ``migrating`` lock; the others
+wait for it.
 """
 
 from __future__ import annotations
@@ -31,14 +30,14 @@ from typing import Any, Protocol
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from toolkit.errors import BackendUnavailableError, ConfigurationError
-from toolkit.repositories.redis._documents import RedisTable, new_fields
+from toolkit.repositories.redis._documents import RedisTable
 from toolkit.repositories.redis._keys import RedisKeys, redis_keys
 from toolkit.repositories.redis._schema import (
-    fields_before,
     index_schema,
     info_map,
     missing_modules,
     no_index,
+    stored_changes,
 )
 from toolkit.repositories.redis._script import Script, fill_source, script_plan, script_source
 
@@ -134,14 +133,13 @@ def sync_ensure_index(client: IndexClient, described: RedisTable[Any], prefix: s
 def _state(client: IndexClient, described: RedisTable[Any], keys: RedisKeys) -> _State:
     info = _index_info(client, keys.index)
     recorded = set(client.command("SMEMBERS", keys.fields))
-    fields = described.codec_of.keys()
-    changes = new_fields(described, fields - (recorded or fields_before(described, info)))
+    changes = stored_changes(described, recorded, info)
     documents = 0
     if changes.filled or changes.refused:
         documents = int(client.command("ZCARD", keys.ids))
     return _State(
         target=None if info is None else str(info["index_name"]),
-        unrecorded=not fields <= recorded,
+        unrecorded=not described.codec_of.keys() <= recorded,
         filled=changes.filled if documents else (),
         refused=changes.refused if documents else (),
         documents=documents,
